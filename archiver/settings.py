@@ -1,0 +1,115 @@
+"""Scrapy settings for news-archiver: Scrapy's own, then every ARCHIVER_* setting.
+
+Each ARCHIVER_* setting is declared here once, with its default and a one-line
+comment, and documented in docs/settings.md.  Override any of them with
+``-s NAME=VALUE`` on ``scrapy crawl`` or on any ``archiver`` subcommand, or
+with an environment variable of the same name (``ARCHIVER_S3_BUCKET=...``).
+"""
+
+from __future__ import annotations
+
+from archiver import __version__
+
+BOT_NAME = "news-archiver"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- Politeness -------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+# One request in flight per server on average; AutoThrottle adapts from there.
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+CONCURRENT_REQUESTS = 16
+# Never more than two requests at once to one site.
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_TIMEOUT = 60
+# 50 MiB: larger responses are cut and archived with WARC-Truncated.
+DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 10
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+# 4xx/5xx pages are archived by the capture middleware whatever this says; the
+# spider only sees the ones it can use.
+HTTPERROR_ALLOWED_CODES: list[int] = []
+DEPTH_PRIORITY = 1
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# The capture handler keeps the bytes as they crossed the wire (see archiver/capture.py).
+DOWNLOAD_HANDLERS = {
+    "http": "archiver.capture.CapturingHTTPDownloadHandler",
+    "https": "archiver.capture.CapturingHTTPDownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {
+    # After every other middleware on the way in, first on the way out: it sees
+    # the response exactly as the handler produced it (still compressed, before
+    # redirects and retries are acted upon).
+    "archiver.middleware.WarcCaptureMiddleware": 990,
+}
+ITEM_PIPELINES = {
+    "pipelines.clean.CleanPipeline": 300,
+    "pipelines.warc.WarcMetadataPipeline": 500,
+}
+EXTENSIONS = {
+    "pipelines.s3.S3UploadExtension": 500,
+}
+
+# --- news-archiver: identity --------------------------------------------------
+# URL where site owners can learn about the crawl and reach its operator; goes in the User-Agent.
+ARCHIVER_CONTACT_URL = "https://github.com/news-archiver/news-archiver"
+# Operator named in each warcinfo record (a person or organisation, optionally an e-mail).
+ARCHIVER_OPERATOR = ""
+# Crawl id: empty means one is generated per run as {spider}-{UTC start}-{random}.
+ARCHIVER_CRAWL_ID = ""
+USER_AGENT = f"news-archiver/{__version__} (+{ARCHIVER_CONTACT_URL})"
+
+# --- news-archiver: WARC capture ------------------------------------------------
+# Turns WARC capture off entirely (nothing is archived; only for debugging spiders).
+ARCHIVER_WARC_ENABLED = True
+# Local spool: WARCs are written here as *.warc.gz.open, renamed on close, uploaded, then deleted.
+ARCHIVER_WARC_DIR = "var/spool"
+# A new WARC file is started once the current one passes this many bytes (compressed).
+ARCHIVER_WARC_MAX_SIZE = 1_000_000_000
+# First part of every WARC file name.
+ARCHIVER_WARC_PREFIX = "news"
+# Digest algorithm for WARC-Block-Digest and WARC-Payload-Digest: sha1 (base32, the common practice) or sha256.
+ARCHIVER_WARC_DIGEST = "sha1"
+
+# --- news-archiver: cleaning ---------------------------------------------------
+# Clean article pages into title/author/date/body items (pipelines/clean.py).
+ARCHIVER_CLEAN_ENABLED = True
+# Worker processes for cleaning; 0 means one per CPU core, 1 cleans in a thread of the crawl process.
+ARCHIVER_CLEAN_WORKERS = 0
+
+# --- news-archiver: storage (S3-compatible) ---------------------------------------
+# Bucket to upload to; empty turns upload off (WARCs stay in the spool).
+ARCHIVER_S3_BUCKET = ""
+# Key prefix inside the bucket; keys are {prefix}/{crawl date}/{crawl id}/{file name}.
+ARCHIVER_S3_PREFIX = "news-archiver"
+# S3 endpoint for non-AWS servers (MinIO, SeaweedFS, Ceph, R2); empty falls back to AWS_ENDPOINT_URL, then AWS.
+ARCHIVER_S3_ENDPOINT_URL = ""
+# Region for SigV4 signing; empty uses the AWS chain (AWS_REGION, profile), then us-east-1.
+ARCHIVER_S3_REGION = ""
+# "path" works with every S3-compatible server; "virtual" for AWS-only setups that need it.
+ARCHIVER_S3_ADDRESSING_STYLE = "path"
+# Files at least this large go up as multipart uploads.
+ARCHIVER_S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+# Part size of multipart uploads (also what the composite checksum is verified against).
+ARCHIVER_S3_MULTIPART_CHUNKSIZE = 64 * 1024 * 1024
+# Attempts per S3 call (botocore standard retry mode, exponential backoff).
+ARCHIVER_S3_MAX_ATTEMPTS = 5
+# Parallel uploads during a crawl.
+ARCHIVER_S3_UPLOAD_THREADS = 2
+# Keep local files after their upload has been verified.
+ARCHIVER_KEEP_LOCAL = False
+# Upload what waits in the spool from earlier runs when a crawl starts.
+ARCHIVER_UPLOAD_ON_START = True
