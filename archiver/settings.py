@@ -113,3 +113,10 @@ ARCHIVER_S3_UPLOAD_THREADS = 2
 ARCHIVER_KEEP_LOCAL = False
 # Upload what waits in the spool from earlier runs when a crawl starts.
 ARCHIVER_UPLOAD_ON_START = True
+
+# --- Environment overrides ------------------------------------------------------
+# ARCHIVER_* environment variables override the defaults above (for cron, systemd
+# and containers); `-s NAME=VALUE` on the command line overrides both.
+from archiver.config import apply_environment  # noqa: E402
+
+apply_environment(globals())

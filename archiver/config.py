@@ -1,0 +1,71 @@
+"""Loading project settings the same way for `scrapy crawl` and every `archiver` command."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+SETTINGS_MODULE = "archiver.settings"
+ENV_PREFIX = "ARCHIVER_"
+
+
+class SettingError(ValueError):
+    """A setting value that cannot be used (wrong type, unknown name)."""
+
+
+def coerce(name: str, raw: str, default: Any) -> Any:
+    """Convert a textual override to the type of the setting's default."""
+    if isinstance(default, bool):
+        low = raw.strip().lower()
+        if low in {"1", "true", "yes", "on"}:
+            return True
+        if low in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingError(f"{name}: expected a boolean (true/false), got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw.replace("_", ""))
+        except ValueError:
+            raise SettingError(f"{name}: expected an integer, got {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingError(f"{name}: expected a number, got {raw!r}") from None
+    if isinstance(default, list):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def apply_environment(namespace: MutableMapping[str, Any], environ: Any = None) -> list[str]:
+    """Override ARCHIVER_* names in a settings namespace from same-named environment variables."""
+    env = os.environ if environ is None else environ
+    applied = []
+    for name in [n for n in namespace if n.startswith(ENV_PREFIX)]:
+        if name in env:
+            namespace[name] = coerce(name, env[name], namespace[name])
+            applied.append(name)
+    return applied
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """Parse `-s NAME=VALUE` pairs, as `scrapy crawl` takes them."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SettingError(f"invalid -s value {pair!r}: use NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def load_settings(overrides: Iterable[str] = ()) -> Any:
+    """Project settings (scrapy.cfg or archiver.settings) plus `-s NAME=VALUE` overrides."""
+    from scrapy.utils.project import get_project_settings
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
+    settings = get_project_settings()
+    for name, value in parse_overrides(overrides).items():
+        settings.set(name, value, priority="cmdline")
+    return settings
