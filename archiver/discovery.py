@@ -1,0 +1,337 @@
+"""Finding articles: feeds, sitemaps, links, and telling article pages from section pages.
+
+Scrapy-free; the news spider is a thin adapter over these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import lxml.etree
+import lxml.html
+from dateutil import parser as dateparser
+
+Kind = Literal["rss", "atom", "sitemapindex", "urlset", "html", "other"]
+
+# Sitemaps may be 50 MB uncompressed (sitemaps.org limit); refuse to inflate past that.
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+
+# schema.org types that mark a page as one article (NewsArticle and its subtypes).
+ARTICLE_TYPES = frozenset(
+    {
+        "NewsArticle",
+        "Article",
+        "ReportageNewsArticle",
+        "AnalysisNewsArticle",
+        "OpinionNewsArticle",
+        "ReviewNewsArticle",
+        "BackgroundNewsArticle",
+        "AskPublicNewsArticle",
+        "LiveBlogPosting",
+        "BlogPosting",
+        "Report",
+    }
+)
+
+# URL shapes of article pages on news sites, checked when the page itself carries no
+# article markup: a date path, a numeric id beside a slug, or a long hyphenated slug.
+ARTICLE_URL_PATTERNS = tuple(
+    re.compile(p)
+    for p in (
+        r"/(19|20)\d\d/[01]?\d/[0-3]?\d/[^/]+",  # /2026/11/20/slug
+        r"/(19|20)\d\d/[01]\d/[^/]{12,}",  # /2026/11/long-slug
+        r"[/,_-]id[,_-]?\d{3,}",  # ...,id,789.html (Polish and German portals)
+        r"/a/\d{4,}",  # /a/123456-slug
+        r"/\d{5,}[-/][a-z0-9-]{8,}",  # /123456-slug or /123456/slug
+        r"[a-z0-9]+(?:-[a-z0-9]+){3,}[-_.]\d{5,}(?:\.html?)?$",  # slug-words-1234567
+        r"/[a-z0-9]+(?:-[a-z0-9]+){4,}(?:\.html?)?/?$",  # five or more slug words
+    )
+)
+
+# Paths that are never articles, whatever their shape (listing, tag and author pages).
+NON_ARTICLE_PATH = re.compile(
+    r"/(tag|tags|topic|topics|author|authors|autor|category|categories|kategoria|search|page)/",
+    re.IGNORECASE,
+)
+
+_SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "ftp:", "#")
+_BINARY_EXTENSIONS = re.compile(
+    r"\.(jpe?g|png|gif|webp|svg|ico|bmp|tiff?|mp[34]|m4a|mov|avi|webm|ogg|wav|pdf|zip|gz|tgz|"
+    r"rar|7z|exe|dmg|apk|css|js|woff2?|ttf|eot|json)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A URL found in a feed or sitemap, with its date when the source gives one."""
+
+    url: str
+    date: datetime | None = None
+
+
+@dataclass
+class PageInfo:
+    """What the spider needs to know about an HTML page."""
+
+    is_article: bool
+    reason: str
+    links: list[str] = field(default_factory=list)
+    canonical_url: str | None = None
+    feeds: list[str] = field(default_factory=list)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """Parse a feed, sitemap or command-line date; naive values are taken as UTC."""
+    if not value or not value.strip():
+        return None
+    try:
+        parsed = dateparser.parse(value.strip())
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def maybe_gunzip(body: bytes, limit: int = MAX_SITEMAP_BYTES) -> bytes:
+    """Inflate a gzip body (a .xml.gz sitemap served as is), refusing more than `limit` bytes."""
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        return b""
+    if len(out) > limit:
+        raise ValueError(f"compressed document inflates past {limit} bytes")
+    return out
+
+
+def sniff_kind(body: bytes, content_type: str | None = None) -> Kind:
+    """Tell feeds and sitemaps from HTML by their root element, not by what the server claims."""
+    head = body[:2048].lstrip()
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:].lstrip()
+    lowered = head.lower()
+    if lowered.startswith(b"<?xml") or lowered.startswith(b"<rss") or lowered.startswith(b"<feed"):
+        for marker, kind in (
+            (b"<sitemapindex", "sitemapindex"),
+            (b"<urlset", "urlset"),
+            (b"<rss", "rss"),
+            (b"<rdf:rdf", "rss"),
+            (b"<feed", "atom"),
+        ):
+            if marker in lowered:
+                return kind  # type: ignore[return-value]
+        return "other"
+    ctype = (content_type or "").lower()
+    if "html" in ctype or b"<html" in lowered or b"<!doctype html" in lowered:
+        return "html"
+    return "other"
+
+
+def _xml_root(body: bytes) -> Any:
+    parser = lxml.etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, huge_tree=False
+    )
+    try:
+        return lxml.etree.fromstring(body, parser=parser)
+    except (lxml.etree.XMLSyntaxError, ValueError):
+        return None
+
+
+def _local(tag: Any) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _child_text(element: Any, *names: str) -> str | None:
+    for child in element:
+        if _local(child.tag) in names and child.text and child.text.strip():
+            return str(child.text.strip())
+    return None
+
+
+def parse_feed(body: bytes, base_url: str) -> list[Entry]:
+    """Entries of an RSS 2.0, RSS 1.0 or Atom feed, with their publication dates."""
+    root = _xml_root(body)
+    if root is None:
+        return []
+    entries: list[Entry] = []
+    for item in root.iter():
+        name = _local(item.tag)
+        if name == "item":
+            link = _child_text(item, "link") or _guid_link(item)
+            date = _child_text(item, "pubdate", "date", "published", "updated")
+        elif name == "entry":
+            link = _atom_link(item)
+            date = _child_text(item, "published", "updated")
+        else:
+            continue
+        if link:
+            entries.append(Entry(urljoin(base_url, link.strip()), parse_date(date)))
+    return entries
+
+
+def _guid_link(item: Any) -> str | None:
+    for child in item:
+        if _local(child.tag) == "guid" and child.get("isPermaLink", "true") != "false":
+            text = (child.text or "").strip()
+            if text.startswith(("http://", "https://")):
+                return text
+    return None
+
+
+def _atom_link(entry: Any) -> str | None:
+    fallback = None
+    for child in entry:
+        if _local(child.tag) != "link":
+            continue
+        href = child.get("href")
+        rel = child.get("rel", "alternate")
+        if href and rel == "alternate":
+            return str(href)
+        fallback = fallback or href
+    return fallback
+
+
+def parse_sitemap(body: bytes, base_url: str) -> tuple[Kind, list[Entry]]:
+    """URLs of a sitemap index or urlset; news sitemaps give news:publication_date."""
+    root = _xml_root(maybe_gunzip(body))
+    if root is None:
+        return "other", []
+    kind: Kind = "sitemapindex" if _local(root.tag) == "sitemapindex" else "urlset"
+    entries: list[Entry] = []
+    for node in root:
+        if _local(node.tag) not in ("url", "sitemap"):
+            continue
+        loc = None
+        date = None
+        for child in node.iter():
+            name = _local(child.tag)
+            text = (child.text or "").strip()
+            if name == "loc" and loc is None and text:
+                loc = text
+            elif name == "publication_date" and text:
+                date = text  # news:publication_date beats lastmod
+            elif name == "lastmod" and text and date is None:
+                date = text
+        if loc:
+            entries.append(Entry(urljoin(base_url, loc), parse_date(date)))
+    return kind, entries
+
+
+def _jsonld_types(data: Any) -> Iterator[str]:
+    if isinstance(data, list):
+        for item in data:
+            yield from _jsonld_types(item)
+    elif isinstance(data, dict):
+        kind = data.get("@type")
+        if isinstance(kind, str):
+            yield kind
+        elif isinstance(kind, list):
+            yield from (k for k in kind if isinstance(k, str))
+        graph = data.get("@graph")
+        if graph is not None:
+            yield from _jsonld_types(graph)
+
+
+def _parse_html(body: bytes | str, encoding: str | None) -> Any:
+    try:
+        parser = lxml.html.HTMLParser(encoding=encoding) if encoding else None
+        return lxml.html.document_fromstring(body, parser=parser)
+    except (lxml.etree.ParserError, ValueError, LookupError):
+        try:
+            text = body.decode(encoding or "utf-8", "replace") if isinstance(body, bytes) else body
+            return lxml.html.document_fromstring(text or "<html></html>")
+        except (lxml.etree.ParserError, ValueError):
+            return None
+
+
+def article_url_score(url: str) -> bool:
+    """True when the URL has the shape of an article page on a news site."""
+    parts = urlsplit(url)
+    path = parts.path
+    if not path or path == "/" or NON_ARTICLE_PATH.search(path):
+        return False
+    target = path + (("?" + parts.query) if parts.query else "")
+    return any(p.search(target) for p in ARTICLE_URL_PATTERNS)
+
+
+def classify_document(doc: Any, url: str) -> tuple[bool, str]:
+    """Decide article vs list page from JSON-LD, Open Graph, then the URL and text shape."""
+    types: set[str] = set()
+    for script in doc.xpath('//script[@type="application/ld+json"]'):
+        try:
+            types.update(_jsonld_types(json.loads(script.text_content() or "null")))
+        except (json.JSONDecodeError, ValueError):
+            continue
+    article_types = types & ARTICLE_TYPES
+    if article_types:
+        return True, f"json-ld {sorted(article_types)[0]}"
+    og_type = " ".join(doc.xpath('//meta[@property="og:type"]/@content')).strip().lower()
+    if og_type == "article":
+        return True, "og:type article"
+    if {"CollectionPage", "WebSite", "ItemList"} & types or og_type in {"website", "section"}:
+        return False, f"list page ({og_type or 'json-ld collection'})"
+    if doc.xpath('//meta[@property="article:published_time"]'):
+        return True, "article:published_time"
+    if article_url_score(url):
+        text_len = sum(len(p.text_content()) for p in doc.xpath("//p"))
+        if text_len >= 500:
+            return True, "article URL pattern"
+        return False, "article-shaped URL but little text"
+    return False, "no article markup"
+
+
+def analyze_html(body: bytes | str, url: str, *, encoding: str | None = None) -> PageInfo:
+    """Classify an HTML page and list the links worth following from it."""
+    doc = _parse_html(body, encoding)
+    if doc is None:
+        return PageInfo(False, "unparseable HTML")
+    is_article, reason = classify_document(doc, url)
+    base = url
+    base_href = doc.xpath("//base/@href")
+    if base_href:
+        base = urljoin(url, str(base_href[0]).strip())
+    canonical = doc.xpath('//link[@rel="canonical"]/@href')
+    feeds = [
+        urljoin(base, str(href))
+        for href in doc.xpath(
+            '//link[@rel="alternate"][contains(@type,"rss") or contains(@type,"atom")]/@href'
+        )
+    ]
+    return PageInfo(
+        is_article=is_article,
+        reason=reason,
+        links=list(_links(doc.xpath("//a[@href]/@href"), base)),
+        canonical_url=urljoin(base, str(canonical[0]).strip()) if canonical else None,
+        feeds=feeds,
+    )
+
+
+def _links(hrefs: Iterable[Any], base: str) -> Iterator[str]:
+    seen: set[str] = set()
+    for raw in hrefs:
+        href = str(raw).strip()
+        if not href or href.lower().startswith(_SKIP_SCHEMES):
+            continue
+        absolute = urldefrag(urljoin(base, href))[0]
+        scheme = urlsplit(absolute).scheme
+        if scheme not in ("http", "https") or absolute in seen:
+            continue
+        if _BINARY_EXTENSIONS.search(urlsplit(absolute).path):
+            continue
+        seen.add(absolute)
+        yield absolute
