@@ -1,0 +1,85 @@
+"""Downloader middleware that archives every response Scrapy receives, as transferred."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import NotConfigured
+
+from archiver.capture import CAPTURE_META_KEY, WireCapture
+from archiver.runtime import archive_for
+from archiver.warc import HttpExchange
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from typing_extensions import Self
+
+    from archiver.archive import CrawlArchive
+
+logger = logging.getLogger(__name__)
+
+# Request.meta key holding {"request_id", "response_id", "date"} of the archived exchange.
+WARC_META_KEY = "archiver_warc"
+
+
+def exchange_from_capture(url: str, capture: WireCapture, flags: list[str]) -> HttpExchange:
+    """Turn the handler's wire capture into the exchange the WARC records are built from."""
+    request_head, request_body = capture.split_request()
+    response_head, response_body = capture.split_response()
+    truncated = None
+    if "partial" in flags or "dataloss" in flags or not capture.complete:
+        truncated = "disconnect"
+    return HttpExchange(
+        target_uri=url,
+        request_head=request_head,
+        request_body=request_body,
+        response_head=response_head,
+        response_body=response_body,
+        ip_address=capture.ip_address,
+        date=capture.started,
+        truncated=truncated,
+    )
+
+
+class WarcCaptureMiddleware:
+    """Writes request and response records for every response, before any middleware acts on it."""
+
+    def __init__(self, crawler: Crawler, archive: CrawlArchive) -> None:
+        self.crawler = crawler
+        self.archive = archive
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build from the crawl's settings; off when ARCHIVER_WARC_ENABLED is false."""
+        if not crawler.settings.getbool("ARCHIVER_WARC_ENABLED"):
+            raise NotConfigured("ARCHIVER_WARC_ENABLED is off")
+        return cls(crawler, archive_for(crawler))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Archive the exchange, then hand the response on untouched."""
+        capture = request.meta.pop(CAPTURE_META_KEY, None)
+        if not isinstance(capture, WireCapture):
+            # Not from the capturing handler (file://, data:, a cache): nothing as transferred.
+            self._inc("archiver/warc/not_captured")
+            logger.warning("event=not_captured url=%s reason=no-wire-capture", response.url)
+            return response
+        exchange = exchange_from_capture(response.url, capture, list(response.flags))
+        refs = self.archive.write_exchange(exchange)
+        request.meta[WARC_META_KEY] = {
+            "request_id": refs.request_id,
+            "response_id": refs.response_id,
+            "date": refs.date,
+        }
+        self._inc("archiver/warc/responses")
+        self._inc(f"archiver/warc/status/{response.status}")
+        if exchange.truncated:
+            self._inc("archiver/warc/truncated")
+        return response
+
+    def _inc(self, key: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(key)

@@ -1,0 +1,88 @@
+"""Item pipeline that cleans article pages into title, authors, dates and body text.
+
+Cleaning is CPU work, so it runs in a process pool (one worker per core by default)
+and the reactor only awaits the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import DropItem, NotConfigured
+
+from archiver.cleaning import clean_html
+from archiver.items import ArticleItem
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+
+def clean_to_dict(body: bytes, url: str, content_type: str | None) -> dict[str, Any]:
+    """Run the cleaner and return a picklable dict (what crosses the process boundary)."""
+    return clean_html(body, url, content_type=content_type).to_dict()
+
+
+class CleanPipeline:
+    """Fills ArticleItem.article with the cleaner's result; drops pages that hold no article."""
+
+    def __init__(self, crawler: Crawler, workers: int) -> None:
+        self.stats = crawler.stats
+        self.workers = workers
+        self.executor: Executor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Build from settings; off when ARCHIVER_CLEAN_ENABLED is false."""
+        if not crawler.settings.getbool("ARCHIVER_CLEAN_ENABLED"):
+            raise NotConfigured("ARCHIVER_CLEAN_ENABLED is off")
+        workers = crawler.settings.getint("ARCHIVER_CLEAN_WORKERS")
+        if workers < 0:
+            raise NotConfigured(f"ARCHIVER_CLEAN_WORKERS must be 0 or more, not {workers}")
+        return cls(crawler, workers or (os.cpu_count() or 1))
+
+    def open_spider(self) -> None:
+        """Start the workers."""
+        if self.workers == 1:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="archiver-clean")
+        else:
+            # forkserver: forking the crawl process itself would copy the reactor and its threads.
+            context = multiprocessing.get_context("forkserver")
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
+        logger.info("event=clean_pool_started workers=%d", self.workers)
+
+    def close_spider(self) -> None:
+        """Stop the workers."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    async def process_item(self, item: Any) -> Any:
+        """Clean an ArticleItem in the pool; other items pass through."""
+        if not isinstance(item, ArticleItem):
+            return item
+        assert self.executor is not None
+        future = self.executor.submit(clean_to_dict, item.body, item.url, item.content_type)
+        try:
+            article = await asyncio.wrap_future(future)
+        except Exception as exc:
+            self._inc("archiver/clean/errors")
+            raise DropItem(f"cleaning failed for {item.url}: {exc!r}") from exc
+        if not article.get("is_article") or not article.get("body"):
+            self._inc("archiver/clean/not_article")
+            raise DropItem(f"no article body in {item.url}: {article.get('reason') or 'empty'}")
+        item.article = article
+        item.body = b""
+        self._inc("archiver/clean/articles")
+        return item
+
+    def _inc(self, key: str) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(key)

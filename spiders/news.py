@@ -1,0 +1,199 @@
+"""The generic news spider: start pages, RSS/Atom feeds, sitemaps (also from robots.txt).
+
+`scrapy crawl news -a urls=URL[,URL...]` with optional `-a max_pages=N`, `-a max_depth=N`,
+`-a since=DATE` and `-a allowed_domains=a.example,b.example`.  Every response is archived
+by the WARC middleware whatever this spider does with it; the spider only decides what
+to fetch next and which pages are articles (those become items).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy import signals
+from scrapy.http import Response, TextResponse
+from w3lib.url import canonicalize_url
+
+from archiver.discovery import (
+    Entry,
+    analyze_html,
+    parse_date,
+    parse_feed,
+    parse_sitemap,
+    sniff_kind,
+)
+from archiver.items import ArticleItem
+from archiver.middleware import WARC_META_KEY
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+
+class SpiderArgumentError(ValueError):
+    """A bad `-a` argument; the message says which and why."""
+
+
+def _split(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return [p.strip() for p in parts if p and p.strip()]
+
+
+def _positive_int(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SpiderArgumentError(f"-a {name}= must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise SpiderArgumentError(f"-a {name}= must not be negative, got {number}")
+    return number
+
+
+class NewsSpider(scrapy.Spider):
+    """Discovers and fetches news articles from homepages, sections, feeds and sitemaps."""
+
+    name = "news"
+
+    def __init__(
+        self,
+        urls: str | None = None,
+        max_pages: str | int | None = None,
+        max_depth: str | int | None = None,
+        since: str | None = None,
+        allowed_domains: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.start_urls = _split(urls)
+        if not self.start_urls:
+            raise SpiderArgumentError("give the pages to start from: -a urls=URL[,URL...]")
+        for url in self.start_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise SpiderArgumentError(f"not an http(s) URL: {url!r}")
+        self.max_pages = _positive_int("max_pages", max_pages)
+        self.max_depth = _positive_int("max_depth", max_depth)
+        self.since: datetime | None = None
+        if since:
+            self.since = parse_date(since)
+            if self.since is None:
+                raise SpiderArgumentError(f"-a since= is not a date: {since!r} (use YYYY-MM-DD)")
+        domains = _split(allowed_domains) or sorted(
+            {urlsplit(u).hostname or "" for u in self.start_urls} - {""}
+        )
+        self.allowed_domains = domains
+        self._seen: set[str] = set()
+        self._scheduled = 0
+        self._sitemaps_from_robots: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        """Create the spider, apply max_depth, and listen for robots.txt sitemaps."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.max_depth is not None:
+            crawler.settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
+        crawler.signals.connect(spider._on_robots_parsed, signal=signals.robots_parsed)
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        """The start URLs; what each one is (page, feed, sitemap) is found from its body."""
+        for url in self.start_urls:
+            request = self._request(url, source="start", dont_filter=True)
+            if request is not None:
+                yield request
+
+    # --- requests --------------------------------------------------------------
+    def _allowed(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
+    def _request(self, url: str, *, source: str, dont_filter: bool = False) -> scrapy.Request | None:
+        if not self._allowed(url):
+            return None
+        key = canonicalize_url(url)
+        if key in self._seen:
+            return None
+        if self.max_pages is not None and self._scheduled >= self.max_pages:
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("archiver/spider/over_max_pages")
+            return None
+        self._seen.add(key)
+        self._scheduled += 1
+        return scrapy.Request(
+            url, callback=self.parse, meta={"archiver_source": source}, dont_filter=dont_filter
+        )
+
+    def _from_entries(self, entries: Iterable[Entry], source: str) -> Iterator[scrapy.Request]:
+        for entry in entries:
+            if self.since is not None and entry.date is not None and entry.date < self.since:
+                if self.crawler.stats is not None:
+                    self.crawler.stats.inc_value("archiver/spider/older_than_since")
+                continue
+            request = self._request(entry.url, source=source)
+            if request is not None:
+                yield request
+
+    def _on_robots_parsed(self, robotparser: Any, request: scrapy.Request) -> None:
+        """Queue the sitemaps a site lists in its robots.txt (parsed by Scrapy's middleware)."""
+        parser = getattr(robotparser, "rp", None)
+        for sitemap in list(getattr(parser, "sitemaps", []) or []):
+            if sitemap in self._sitemaps_from_robots:
+                continue
+            self._sitemaps_from_robots.add(sitemap)
+            sitemap_request = self._request(sitemap, source="robots.txt")
+            if sitemap_request is not None and self.crawler.engine is not None:
+                self.crawler.engine.crawl(sitemap_request)
+
+    # --- responses -------------------------------------------------------------
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Dispatch on what the body is: feed, sitemap or HTML page."""
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        kind = sniff_kind(response.body, content_type)
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(f"archiver/spider/kind/{kind}")
+        if kind in ("rss", "atom"):
+            yield from self._from_entries(parse_feed(response.body, response.url), "feed")
+        elif kind in ("sitemapindex", "urlset"):
+            try:
+                _, entries = parse_sitemap(response.body, response.url)
+            except ValueError as exc:
+                logger.warning("event=sitemap_refused url=%s reason=%s", response.url, exc)
+                return
+            yield from self._from_entries(entries, kind)
+        elif kind == "html" and isinstance(response, TextResponse):
+            yield from self._parse_html(response, content_type)
+
+    def _parse_html(self, response: TextResponse, content_type: str) -> Iterator[Any]:
+        info = analyze_html(response.body, response.url, encoding=response.encoding)
+        if info.is_article:
+            refs = response.meta.get(WARC_META_KEY) or {}
+            yield ArticleItem(
+                url=response.url,
+                fetched_at=refs.get("date") or datetime.now(UTC).isoformat(),
+                status=response.status,
+                content_type=content_type or None,
+                body=response.body,
+                warc_record_id=refs.get("response_id"),
+                warc_date=refs.get("date"),
+                detection=info.reason,
+            )
+        for feed in info.feeds:
+            request = self._request(feed, source="feed link")
+            if request is not None:
+                yield request
+        for link in info.links:
+            request = self._request(link, source="link")
+            if request is not None:
+                yield request
