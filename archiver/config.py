@@ -49,6 +49,13 @@ def apply_environment(namespace: MutableMapping[str, Any], environ: Any = None) 
     return applied
 
 
+def user_agent(contact_url: str) -> str:
+    """The User-Agent: the project, its version, and where site owners can reach the operator."""
+    from archiver import __version__
+
+    return f"news-archiver/{__version__} (+{contact_url})"
+
+
 def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
     """Parse `-s NAME=VALUE` pairs, as `scrapy crawl` takes them."""
     out: dict[str, str] = {}

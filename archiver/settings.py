@@ -8,8 +8,6 @@ with an environment variable of the same name (``ARCHIVER_S3_BUCKET=...``).
 
 from __future__ import annotations
 
-from archiver import __version__
-
 BOT_NAME = "news-archiver"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
@@ -70,7 +68,6 @@ ARCHIVER_CONTACT_URL = "https://github.com/news-archiver/news-archiver"
 ARCHIVER_OPERATOR = ""
 # Crawl id: empty means one is generated per run as {spider}-{UTC start}-{random}.
 ARCHIVER_CRAWL_ID = ""
-USER_AGENT = f"news-archiver/{__version__} (+{ARCHIVER_CONTACT_URL})"
 
 # --- news-archiver: WARC capture ------------------------------------------------
 # Turns WARC capture off entirely (nothing is archived; only for debugging spiders).
@@ -117,6 +114,10 @@ ARCHIVER_UPLOAD_ON_START = True
 # --- Environment overrides ------------------------------------------------------
 # ARCHIVER_* environment variables override the defaults above (for cron, systemd
 # and containers); `-s NAME=VALUE` on the command line overrides both.
-from archiver.config import apply_environment  # noqa: E402
+from archiver.config import apply_environment, user_agent  # noqa: E402
 
 apply_environment(globals())
+
+# Names the project and how to reach the operator; rebuilt by the news spider when
+# ARCHIVER_CONTACT_URL is overridden with -s.
+USER_AGENT = user_agent(ARCHIVER_CONTACT_URL)

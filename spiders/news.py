@@ -19,6 +19,7 @@ from scrapy import signals
 from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url
 
+from archiver.config import user_agent
 from archiver.discovery import (
     Entry,
     analyze_html,
@@ -101,6 +102,10 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         """Create the spider, apply max_depth, and listen for robots.txt sitemaps."""
         spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        agent = user_agent(settings.get("ARCHIVER_CONTACT_URL"))
+        if settings.get("USER_AGENT", "").startswith("news-archiver/") and settings["USER_AGENT"] != agent:
+            settings.set("USER_AGENT", agent, priority=settings.getpriority("ARCHIVER_CONTACT_URL"))
         if spider.max_depth is not None:
             crawler.settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
         crawler.signals.connect(spider._on_robots_parsed, signal=signals.robots_parsed)
