@@ -155,15 +155,21 @@ class CrawlArchive:
         exc = future.exception()
         if exc is not None:
             self._count("archiver/warc/write_errors", 1)
-            logger.error("event=warc_write_failed crawl=%s error=%r", self.crawl_dir.info.crawl_id, exc)
+            logger.error(
+                "event=warc_write_failed crawl=%s error=%r", self.crawl_dir.info.crawl_id, exc
+            )
 
     # --- uploads -----------------------------------------------------------------
-    def attach_uploader(self, uploader: Uploader, *, key_prefix: str, keep_local: bool, threads: int) -> None:
+    def attach_uploader(
+        self, uploader: Uploader, *, key_prefix: str, keep_local: bool, threads: int
+    ) -> None:
         """Upload every file of this crawl as soon as it is closed."""
         self._uploader = uploader
         self._key_prefix = key_prefix
         self._keep_local = keep_local
-        self._upload_pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="archiver-upload")
+        self._upload_pool = ThreadPoolExecutor(
+            max(1, threads), thread_name_prefix="archiver-upload"
+        )
 
     def key_for(self, filename: str) -> str:
         """Storage key of one of this crawl's files."""
@@ -175,7 +181,9 @@ class CrawlArchive:
             self._closed_files.append(closed)
         self._count("archiver/warc/files_closed", 1)
         self._count("archiver/warc/bytes", closed.size)
-        logger.info("event=warc_closed file=%s size=%d records=%s", closed.name, closed.size, closed.records)
+        logger.info(
+            "event=warc_closed file=%s size=%d records=%s", closed.name, closed.size, closed.records
+        )
         self._schedule_upload(closed.path)
 
     def _schedule_upload(self, path: Path) -> None:
@@ -194,7 +202,12 @@ class CrawlArchive:
             self._count("archiver/upload/failed", 1)
             with self._lock:
                 self._upload_errors[path.name] = str(exc)
-            logger.error("event=upload_failed file=%s key=%s error=%s (the file waits in the spool)", path.name, key, exc)
+            logger.error(
+                "event=upload_failed file=%s key=%s error=%s (the file waits in the spool)",
+                path.name,
+                key,
+                exc,
+            )
             raise
         self._count("archiver/upload/files", 1)
         self._count("archiver/upload/bytes", result.size)
@@ -220,7 +233,9 @@ class CrawlArchive:
         manifest = self._build_manifest(results, stats or {}, finished)
         manifest_path = self.crawl_dir.root / MANIFEST_NAME
         tmp = manifest_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+        )
         os.replace(tmp, manifest_path)
         if self._uploader is not None:
             self._schedule_upload(manifest_path)

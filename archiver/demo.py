@@ -113,10 +113,19 @@ def run(workdir: Path, *, keep: bool) -> int:
             "-s",
             "LOG_FILE=" + str(logs / "crawl.log"),
         ]
-        print("== crawling: scrapy crawl news -a urls=" + site.url + "/  (log: " + str(logs / "crawl.log") + ")")
+        print(
+            "== crawling: scrapy crawl news -a urls="
+            + site.url
+            + "/  (log: "
+            + str(logs / "crawl.log")
+            + ")"
+        )
         proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False)
         if proc.returncode != 0:
-            print(f"!! the crawl exited with {proc.returncode}; see {logs / 'crawl.log'}", file=sys.stderr)
+            print(
+                f"!! the crawl exited with {proc.returncode}; see {logs / 'crawl.log'}",
+                file=sys.stderr,
+            )
             return 1
 
         client = _client(server)

@@ -12,10 +12,11 @@ from archiver.runtime import archive_for
 from archiver.warc import HttpExchange
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from typing_extensions import Self
 
     from archiver.archive import CrawlArchive
 

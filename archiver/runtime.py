@@ -43,7 +43,9 @@ def _create(crawler: Crawler) -> CrawlArchive:
     crawl_id = settings.get("ARCHIVER_CRAWL_ID") or new_crawl_id(name, started)
     digest = str(settings.get("ARCHIVER_WARC_DIGEST", "sha1")).lower()
     if digest not in DIGESTS:
-        raise ValueError(f"ARCHIVER_WARC_DIGEST must be one of {', '.join(DIGESTS)}, not {digest!r}")
+        raise ValueError(
+            f"ARCHIVER_WARC_DIGEST must be one of {', '.join(DIGESTS)}, not {digest!r}"
+        )
     info = CrawlInfo(
         crawl_id=crawl_id,
         spider=name,

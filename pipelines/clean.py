@@ -13,14 +13,15 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from archiver.cleaning import clean_html
 from scrapy.exceptions import DropItem, NotConfigured
 
-from archiver.cleaning import clean_html
 from archiver.items import ArticleItem
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy.crawler import Crawler
-    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 

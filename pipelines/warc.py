@@ -10,8 +10,9 @@ from archiver.items import ArticleItem
 from archiver.runtime import archive_for
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy.crawler import Crawler
-    from typing_extensions import Self
 
     from archiver.archive import CrawlArchive
 
@@ -52,7 +53,9 @@ class WarcMetadataPipeline:
         if item.warc_record_id:
             document: dict[str, Any] = {"url": item.url, "warc_date": item.warc_date}
             document.update({name: item.article.get(name) for name in METADATA_FIELDS})
-            record_id = self.archive.write_metadata(item.url, document, refers_to=item.warc_record_id)
+            record_id = self.archive.write_metadata(
+                item.url, document, refers_to=item.warc_record_id
+            )
             item.article["metadata_record_id"] = record_id
             if self.stats is not None:
                 self.stats.inc_value("archiver/warc/metadata_records")

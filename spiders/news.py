@@ -32,8 +32,9 @@ from archiver.items import ArticleItem
 from archiver.middleware import WARC_META_KEY
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy.crawler import Crawler
-    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,10 @@ class NewsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         agent = user_agent(settings.get("ARCHIVER_CONTACT_URL"))
-        if settings.get("USER_AGENT", "").startswith("news-archiver/") and settings["USER_AGENT"] != agent:
+        if (
+            settings.get("USER_AGENT", "").startswith("news-archiver/")
+            and settings["USER_AGENT"] != agent
+        ):
             settings.set("USER_AGENT", agent, priority=settings.getpriority("ARCHIVER_CONTACT_URL"))
         if spider.max_depth is not None:
             crawler.settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
@@ -123,7 +127,9 @@ class NewsSpider(scrapy.Spider):
         host = (urlsplit(url).hostname or "").lower()
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
 
-    def _request(self, url: str, *, source: str, dont_filter: bool = False) -> scrapy.Request | None:
+    def _request(
+        self, url: str, *, source: str, dont_filter: bool = False
+    ) -> scrapy.Request | None:
         if not self._allowed(url):
             return None
         key = canonicalize_url(url)

@@ -53,7 +53,9 @@ def test_every_archiver_setting_is_documented() -> None:
         ("s3-bucket", "", "s3-bucket"),
     ],
 )
-def test_environment_values_take_the_type_of_the_default(raw: str, default: object, expected: object) -> None:
+def test_environment_values_take_the_type_of_the_default(
+    raw: str, default: object, expected: object
+) -> None:
     assert config.coerce("ARCHIVER_X", raw, default) == expected
 
 
@@ -69,7 +71,11 @@ def test_apply_environment_overrides_only_archiver_names() -> None:
     env = {"ARCHIVER_S3_BUCKET": "news", "ARCHIVER_KEEP_LOCAL": "yes", "USER_AGENT": "evil"}
     applied = config.apply_environment(namespace, env)
     assert sorted(applied) == ["ARCHIVER_KEEP_LOCAL", "ARCHIVER_S3_BUCKET"]
-    assert namespace == {"ARCHIVER_S3_BUCKET": "news", "ARCHIVER_KEEP_LOCAL": True, "USER_AGENT": "x"}
+    assert namespace == {
+        "ARCHIVER_S3_BUCKET": "news",
+        "ARCHIVER_KEEP_LOCAL": True,
+        "USER_AGENT": "x",
+    }
 
 
 def test_command_line_overrides_win_over_project_settings() -> None:
