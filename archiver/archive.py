@@ -238,8 +238,16 @@ class CrawlArchive:
         )
         os.replace(tmp, manifest_path)
         if self._uploader is not None:
-            self._schedule_upload(manifest_path)
-            self._wait_uploads()
+            if self.uploads_waiting:
+                # The manifest marks a crawl complete in storage: it goes up after its files.
+                logger.warning(
+                    "event=uploads_waiting crawl=%s files=%s: run `archiver upload` once storage is back",
+                    self.crawl_dir.info.crawl_id,
+                    ",".join(self.uploads_waiting),
+                )
+            else:
+                self._schedule_upload(manifest_path)
+                self._wait_uploads()
         if self._upload_pool is not None:
             self._upload_pool.shutdown(wait=True)
         return manifest

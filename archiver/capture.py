@@ -107,7 +107,7 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
 
     def makeConnection(self, transport: Any) -> None:
         self._tee = _TeeTransport(transport)
-        super().makeConnection(self._tee)
+        super().makeConnection(self._tee)  # type: ignore[no-untyped-call]
 
     def request(self, request: Any) -> Deferred[Any]:
         capture = WireCapture(started=datetime.now(UTC))
@@ -133,7 +133,7 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
     def dataReceived(self, data: bytes) -> None:
         if self._capture is not None:
             self._capture.received += data
-        super().dataReceived(data)
+        super().dataReceived(data)  # type: ignore[no-untyped-call]
 
 
 class _CapturingClientFactory(_LenientHTTP11ClientFactory):

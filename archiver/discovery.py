@@ -249,8 +249,11 @@ def _jsonld_types(data: Any) -> Iterator[str]:
 
 def _parse_html(body: bytes | str, encoding: str | None) -> Any:
     try:
-        parser = lxml.html.HTMLParser(encoding=encoding) if encoding else None
-        return lxml.html.document_fromstring(body, parser=parser)
+        if encoding:
+            return lxml.html.document_fromstring(
+                body, parser=lxml.html.HTMLParser(encoding=encoding)
+            )
+        return lxml.html.document_fromstring(body)
     except (lxml.etree.ParserError, ValueError, LookupError):
         try:
             text = body.decode(encoding or "utf-8", "replace") if isinstance(body, bytes) else body

@@ -6,24 +6,22 @@ import logging
 import weakref
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
 from archiver.archive import CrawlArchive, warcinfo_fields
 from archiver.spool import CrawlDir, CrawlInfo, new_crawl_id
-from archiver.warc import DigestAlgorithm
+from archiver.warc import parse_digest_algorithm
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
 _archives: weakref.WeakKeyDictionary[Crawler, CrawlArchive] = weakref.WeakKeyDictionary()
-
-DIGESTS: tuple[DigestAlgorithm, ...] = ("sha1", "sha256")
 
 
 def archive_for(crawler: Crawler) -> CrawlArchive:
@@ -41,11 +39,10 @@ def _create(crawler: Crawler) -> CrawlArchive:
     name = getattr(spider, "name", None) or "crawl"
     started = datetime.now(UTC)
     crawl_id = settings.get("ARCHIVER_CRAWL_ID") or new_crawl_id(name, started)
-    digest = str(settings.get("ARCHIVER_WARC_DIGEST", "sha1")).lower()
-    if digest not in DIGESTS:
-        raise ValueError(
-            f"ARCHIVER_WARC_DIGEST must be one of {', '.join(DIGESTS)}, not {digest!r}"
-        )
+    try:
+        digest = parse_digest_algorithm(str(settings.get("ARCHIVER_WARC_DIGEST", "sha1")))
+    except ValueError as exc:
+        raise ValueError(f"ARCHIVER_WARC_DIGEST: {exc}") from None
     info = CrawlInfo(
         crawl_id=crawl_id,
         spider=name,
@@ -64,7 +61,7 @@ def _create(crawler: Crawler) -> CrawlArchive:
         crawl_dir,
         prefix=settings.get("ARCHIVER_WARC_PREFIX"),
         max_size=settings.getint("ARCHIVER_WARC_MAX_SIZE"),
-        digest_algorithm=cast(DigestAlgorithm, digest),
+        digest_algorithm=digest,
         warcinfo=warcinfo_fields(
             crawl_id=crawl_id,
             user_agent=settings.get("USER_AGENT"),
@@ -77,10 +74,11 @@ def _create(crawler: Crawler) -> CrawlArchive:
         stats.set_value("archiver/crawl_id", crawl_id)
     logger.info("event=crawl_started crawl=%s spool=%s", crawl_id, crawl_dir.root)
 
-    def on_closed(spider: Any, reason: str) -> Deferred[Any]:
+    async def on_closed(spider: Any, reason: str) -> None:
         final_stats = dict(stats.get_stats()) if stats is not None else {}
         final_stats["finish_reason"] = reason
-        return threads.deferToThread(archive.close, final_stats)
+        # Closing flushes files and waits for uploads: a thread, so the reactor keeps running.
+        await maybe_deferred_to_future(threads.deferToThread(archive.close, final_stats))
 
     crawler.signals.connect(on_closed, signal=signals.spider_closed, weak=False)
     return archive

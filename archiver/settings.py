@@ -31,7 +31,9 @@ DOWNLOAD_WARNSIZE = 10 * 1024 * 1024
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
+# No listening ports: a crawler on a server must not open control endpoints by default.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 # 4xx/5xx pages are archived by the capture middleware whatever this says; the
 # spider only sees the ones it can use.
 HTTPERROR_ALLOWED_CODES: list[int] = []

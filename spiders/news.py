@@ -109,7 +109,11 @@ class NewsSpider(scrapy.Spider):
             settings.get("USER_AGENT", "").startswith("news-archiver/")
             and settings["USER_AGENT"] != agent
         ):
-            settings.set("USER_AGENT", agent, priority=settings.getpriority("ARCHIVER_CONTACT_URL"))
+            settings.set(
+                "USER_AGENT",
+                agent,
+                priority=settings.getpriority("ARCHIVER_CONTACT_URL") or "spider",
+            )
         if spider.max_depth is not None:
             crawler.settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
         crawler.signals.connect(spider._on_robots_parsed, signal=signals.robots_parsed)
@@ -169,7 +173,7 @@ class NewsSpider(scrapy.Spider):
     # --- responses -------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """Dispatch on what the body is: feed, sitemap or HTML page."""
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         kind = sniff_kind(response.body, content_type)
         stats = self.crawler.stats
         if stats is not None:
