@@ -187,11 +187,7 @@ def _decode_chunked(body: bytes) -> tuple[bytes, _Chunked]:
 
 def dechunk(body: bytes) -> tuple[bytes, bool]:
     """Decode a chunked body leniently: (entity body, complete?); never raises."""
-    try:
-        decoded, state = _decode_chunked(body)
-    except Exception:  # the contract is "never raises"; report it as incomplete instead
-        logger.exception("chunked decoding failed")
-        return b"", False
+    decoded, state = _decode_chunked(body)
     return decoded, state is _Chunked.COMPLETE
 
 
@@ -201,7 +197,6 @@ def dechunk(body: bytes) -> tuple[bytes, bool]:
 @dataclass(frozen=True)
 class _HeaderLine:
     name_start: int
-    name_end: int
     value: bytes
 
 
@@ -220,15 +215,13 @@ def _transfer_encoding_lines(head: bytes) -> list[_HeaderLine]:
             break
         if line[:1] in (b" ", b"\t"):
             if current is not None:
-                current = _HeaderLine(
-                    current.name_start, current.name_end, current.value + b" " + line
-                )
+                current = _HeaderLine(current.name_start, current.value + b" " + line)
                 found[-1] = current
         else:
             name, colon, value = line.partition(b":")
             current = None
             if colon and name.lower() == b"transfer-encoding":
-                current = _HeaderLine(pos, pos + len(name), value)
+                current = _HeaderLine(pos, value)
                 found.append(current)
         pos = end + 1
     return found
@@ -241,7 +234,7 @@ def _codings(lines: Sequence[_HeaderLine]) -> list[str]:
 
 def _check_head(head: bytes, what: str) -> None:
     if not (head.endswith(b"\r\n\r\n") or head.endswith(b"\n\n")):
-        raise ValueError(f"{what} head must be a start line and headers ending in an empty line")
+        raise ValueError(f"{what}: the head must be a start line and headers, then an empty line")
 
 
 def _store_message(head: bytes, body: bytes, what: str) -> tuple[bytes, bytes, bool]:
@@ -313,7 +306,9 @@ def build_exchange_records(
     if truncated is not None and not _TOKEN_RE.fullmatch(truncated):
         raise ValueError(f"WARC-Truncated reason must be a token, not {truncated!r}")
 
-    resp_head, resp_body, cut = _store_message(exchange.response_head, exchange.response_body, uri)
+    resp_head, resp_body, cut = _store_message(
+        exchange.response_head, exchange.response_body, f"response of {uri}"
+    )
     if cut and truncated is None:
         # The chunk framing ended early though the capture did not say why.
         truncated = "unspecified"
@@ -334,7 +329,9 @@ def build_exchange_records(
     resp_headers.append(("WARC-Block-Digest", digest(resp_block, algorithm)))
     response = _raw_record("response", resp_headers, resp_block, RESPONSE_CONTENT_TYPE)
 
-    req_head, req_body, _ = _store_message(exchange.request_head, exchange.request_body, uri)
+    req_head, req_body, _ = _store_message(
+        exchange.request_head, exchange.request_body, f"request of {uri}"
+    )
     req_headers = [
         ("WARC-Type", "request"),
         ("WARC-Record-ID", request_id),
@@ -648,9 +645,11 @@ class RotatingWarcWriter:
         current = self._current
         assert current is not None
         self._current = None
-        current.raw.flush()
-        os.fsync(current.raw.fileno())
-        current.raw.close()
+        try:
+            current.raw.flush()
+            os.fsync(current.raw.fileno())
+        finally:
+            current.raw.close()
         os.rename(current.open_path, current.final_path)
         _fsync_directory(self.directory)
         closed = ClosedWarc(
