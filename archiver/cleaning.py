@@ -1,0 +1,996 @@
+"""Article cleaning: a news page in, its title, metadata and clean body text out.
+
+lxml parses the page, reads the metadata and removes what the rules
+(archiver/rules/*.toml) mark as boilerplate; BeautifulSoup (on lxml) then walks
+what is left once, cutting it into text blocks and scoring every container;
+the best container's blocks are filtered once more and rendered as text and as
+structural HTML. docs/cleaning.md explains the steps and how constants were tuned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html as html_lib
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from bs4 import BeautifulSoup, Tag
+from bs4.element import NavigableString
+from dateutil import parser as date_parser
+from lxml import etree
+from w3lib.encoding import html_to_unicode
+
+from archiver.rules import CompiledRules, RuleBook, default_rulebook, normalize_phrase
+
+logger = logging.getLogger(__name__)
+
+# Bounded work: pages are cut here (the largest article of the benchmark is under 2 M characters).
+MAX_HTML_CHARS = 8_000_000
+# Below this many words a typed article (JSON-LD/og:type) still counts; untyped pages need more.
+MIN_WORDS_TYPED = 15
+MIN_WORDS_UNTYPED = 50
+# A block at least this long (characters) with few links is article prose.
+GOOD_BLOCK_CHARS = 60
+# Blocks whose link text exceeds this share of their text are navigation-like.
+LINK_DENSE = 0.5
+# Caption and teaser patterns only apply to blocks shorter than this (a long paragraph
+# that happens to start with "Photo:" is prose).
+SHORT_BLOCK_CHARS = 300
+# An element holding at least this share of the page's paragraph text is never dropped by a
+# class or tag rule: it is the article wrapper carrying an unlucky word ("has-sidebar").
+PROTECT_SHARE = 0.5
+# Likewise an element matching a content rule ("[itemprop=articleBody]", ".entry-content")
+# with at least this much text, and its ancestors.
+SPARE_CHARS = 400
+# A content-rule match is taken instead of the best-scoring container when it holds at least
+# this share of that container's prose (lower shares are a teaser that reuses the class).
+CONTENT_SHARE = 0.25
+
+ARTICLE_TYPES = frozenset(
+    {
+        "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+        "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "livebloposting",
+        "liveblogposting", "report", "techarticle", "scholarlyarticle", "socialmediaposting",
+        "posting", "satiricalarticle", "askpublicnewsarticle",
+    }
+)  # fmt: skip
+BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
+        "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+        "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "html", "li", "main", "menu",
+        "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th",
+        "thead", "tr", "ul", "amp-story", "amp-fit-text",
+    }
+)  # fmt: skip
+HEADINGS = {"h1": "h1", "h2": "h2", "h3": "h3", "h4": "h4", "h5": "h4", "h6": "h4"}
+# Block kinds that set the kind of every block inside them.
+KIND_TAGS = frozenset(
+    {"p", "li", "dt", "dd", "pre", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6"}
+)
+WRAP_TAGS = frozenset({"ul", "ol", "dl", "table", "tr", "blockquote"})
+CANDIDATE_SKIP = frozenset({"li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "ul", "ol"})
+
+_CONTROL_CHARS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_WORDS = re.compile(r"\w+")
+_SPACES = re.compile(r"\s+")
+_LANG = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
+_HAS_TIME = re.compile(r"\d{1,2}:\d{2}")
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:[/-]|$)"
+    r"|/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:/|$)"
+)
+_ISO_DAY = re.compile(r"\b((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
+_DOTTED_DAY = re.compile(r"\b(0?[1-9]|[12]\d|3[01])\.\s?(0?[1-9]|1[0-2])\.\s?((?:19|20)\d{2})\b")
+_SLASHED_DAY = re.compile(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})\b")
+_DATELINE_CLASS = re.compile(r"date|time|posted|published|byline|meta|dateline|stamp", re.I)
+
+
+@dataclass
+class Article:
+    """What the cleaner found in one page; `body` is empty and `reason` set when no article."""
+
+    url: str | None = None
+    canonical_url: str | None = None
+    title: str | None = None
+    body: str = ""
+    body_html: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    modified: str | None = None
+    language: str | None = None
+    section: str | None = None
+    description: str | None = None
+    image: str | None = None
+    word_count: int = 0
+    is_article: bool = False
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+
+def clean_html(
+    html: bytes | str,
+    url: str | None = None,
+    *,
+    content_type: str | None = None,
+    rules: RuleBook | None = None,
+) -> Article:
+    """Clean one page; never raises (a failure comes back as `reason`)."""
+    try:
+        return _clean(html, url, content_type, rules or default_rulebook())
+    except Exception as exc:  # the crawl must go on whatever one page holds
+        logger.warning("cleaning failed for %s: %s: %s", url, type(exc).__name__, exc)
+        return Article(url=url, canonical_url=url, reason=f"cleaning failed: {type(exc).__name__}")
+
+
+def extract_body(html: str, url: str | None) -> str:
+    """The body text only (the contract of the shared extraction benchmark)."""
+    return clean_html(html, url).body
+
+
+# --- decoding and parsing ----------------------------------------------------------
+
+
+def _sniff_encoding(data: bytes) -> str:
+    """Encoding for bytes that declare none: UTF-8 when they decode as such, else windows-1252."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def decode_html(html: bytes | str, content_type: str | None = None) -> str:
+    """Text of a page: BOM, then the Content-Type charset, then <meta charset>, then sniffing."""
+    if isinstance(html, str):
+        text = html
+    else:
+        _, text = html_to_unicode(content_type, html, auto_detect_fun=_sniff_encoding)
+    if len(text) > MAX_HTML_CHARS:
+        text = text[:MAX_HTML_CHARS]
+    return _XML_DECL.sub("", text.translate(_CONTROL_CHARS), count=1)
+
+
+def _parse(text: str) -> etree._Element | None:
+    # A parser per call: lxml parsers must not be shared between threads.
+    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
+    try:
+        root = lxml.html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError):
+        return None
+    return root
+
+
+_STRING = etree.XPath("string()")
+
+
+def _content(el: etree._Element) -> str:
+    """All text inside an element (lxml's string(), done in C)."""
+    value = _STRING(el)
+    return value if isinstance(value, str) else ""
+
+
+def _text(el: etree._Element) -> str:
+    return " ".join(_content(el).split())
+
+
+def _attr(el: etree._Element, name: str) -> str:
+    return (el.get(name) or "").strip()
+
+
+# --- metadata --------------------------------------------------------------------
+
+
+@dataclass
+class _Meta:
+    """Everything read from <head>, JSON-LD and the page before any element is removed."""
+
+    meta: dict[str, str] = field(default_factory=dict)
+    jsonld: dict[str, Any] = field(default_factory=dict)
+    typed_article: bool = False
+    captions: set[str] = field(default_factory=set)
+    h1_titles: list[str] = field(default_factory=list)
+    title_tag: str = ""
+    canonical: str = ""
+    html_lang: str = ""
+    times: list[tuple[str, str]] = field(default_factory=list)  # (itemprop, datetime)
+    dateline: str | None = None
+    byline: list[str] = field(default_factory=list)
+
+
+def _walk_jsonld(value: Any) -> Iterator[dict[str, Any]]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            yield item
+            graph = item.get("@graph")
+            if graph is not None:
+                stack.append(graph)
+
+
+def _jsonld_types(item: dict[str, Any]) -> set[str]:
+    raw = item.get("@type", "")
+    types = raw if isinstance(raw, list) else [raw]
+    return {str(t).rsplit("/", 1)[-1].lower() for t in types}
+
+
+def _read_jsonld(doc: etree._Element) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for script in doc.iter("script"):
+        if "ld+json" not in _attr(script, "type").lower() or not script.text:
+            continue
+        raw = script.text.strip().removeprefix("<![CDATA[").removesuffix("]]>").strip()
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            continue
+        for item in _walk_jsonld(data):
+            if _jsonld_types(item) & ARTICLE_TYPES:
+                return item
+            if not found and "datePublished" in item:
+                found = item
+    return found
+
+
+def _read_metadata(doc: etree._Element, rules: CompiledRules) -> _Meta:
+    m = _Meta()
+    m.html_lang = _attr(doc, "lang") or _attr(doc, "xml:lang")
+    for el in doc.iter("meta", "link", "title", "time", "figcaption", "img", "h1"):
+        tag = el.tag
+        if tag == "meta":
+            key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip()
+            if not key:
+                key = _attr(el, "http-equiv")
+            content = el.get("content")
+            if key and content and content.strip():
+                m.meta.setdefault(key.lower(), content.strip())
+        elif tag == "link":
+            if "canonical" in _attr(el, "rel").lower().split() and not m.canonical:
+                m.canonical = _attr(el, "href")
+        elif tag == "title":
+            if not m.title_tag:
+                m.title_tag = _text(el)
+        elif tag == "time":
+            value = _attr(el, "datetime") or _attr(el, "content")
+            if value:
+                m.times.append((_attr(el, "itemprop").lower(), value))
+        elif tag == "figcaption":
+            m.captions.add(normalize_phrase(_text(el)))
+        elif tag == "img":
+            for name in ("alt", "title"):
+                value = _attr(el, name)
+                if len(value) >= 20:
+                    m.captions.add(normalize_phrase(value))
+        elif tag == "h1" and len(m.h1_titles) < 5:
+            title = _h1_text(el, rules)
+            if title:
+                m.h1_titles.append(title)
+    m.jsonld = _read_jsonld(doc)
+    og_type = m.meta.get("og:type", "").lower()
+    m.typed_article = bool(_jsonld_types(m.jsonld) & ARTICLE_TYPES) or og_type == "article"
+    _read_visible(doc, rules, m)
+    return m
+
+
+def _h1_text(h1: etree._Element, rules: CompiledRules) -> str:
+    """Headline text without category labels and kickers glued into it."""
+    parts: list[str] = [h1.text or ""]
+    for child in h1:
+        if not isinstance(child.tag, str):
+            parts.append(child.tail or "")
+            continue
+        words = f"{_attr(child, 'class')} {_attr(child, 'id')}".lower()
+        if rules.title_label_class is None or not rules.title_label_class.search(words):
+            parts.append(_content(child))
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
+
+
+def _read_visible(doc: etree._Element, rules: CompiledRules, m: _Meta) -> None:
+    """Bylines and datelines printed in the page (used when no metadata says it)."""
+    for xpath in rules.author_xpaths:
+        found = xpath(doc)
+        if not isinstance(found, list):
+            continue
+        for el in found[:5]:
+            if isinstance(el, etree._Element):
+                text = _text(el)
+                if 0 < len(text) <= 100:
+                    m.byline.append(text)
+        if m.byline:
+            break
+    for el in doc.iter("span", "div", "p", "time", "li", "small"):
+        words = f"{_attr(el, 'class')} {_attr(el, 'id')}"
+        if not _DATELINE_CLASS.search(words):
+            continue
+        text = _text(el)
+        if len(text) <= 120:
+            day = _find_day(text, rules, m.html_lang)
+            if day:
+                m.dateline = day
+                return
+
+
+def _find_day(text: str, rules: CompiledRules, lang: str) -> str | None:
+    """The first calendar day written in text (ISO, dotted, slashed or with a month name)."""
+    for match in _ISO_DAY.finditer(text):
+        return _ymd(int(match[1]), int(match[2]), int(match[3]))
+    for match in _DOTTED_DAY.finditer(text):
+        return _ymd(int(match[3]), int(match[2]), int(match[1]))
+    low = text.lower()
+    for match in re.finditer(r"(\d{1,2})\.?\s+([^\W\d_]+)\.?,?\s+((?:19|20)\d{2})", low):
+        month = rules.months.get(match[2]) or rules.months.get(match[2][:3])
+        if month:
+            return _ymd(int(match[3]), month, int(match[1]))
+    for match in re.finditer(
+        r"([^\W\d_]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})", low
+    ):
+        month = rules.months.get(match[1]) or rules.months.get(match[1][:3])
+        if month:
+            return _ymd(int(match[3]), month, int(match[2]))
+    for match in _SLASHED_DAY.finditer(text):
+        first, second = int(match[1]), int(match[2])
+        if lang.lower().startswith("en") and first <= 12:
+            first, second = second, first
+        return _ymd(int(match[3]), second, first)
+    return None
+
+
+def _ymd(year: int, month: int, day: int) -> str | None:
+    try:
+        return datetime(year, month, day).date().isoformat()
+    except ValueError:
+        return None
+
+
+def iso_date(value: Any) -> str | None:
+    """ISO 8601 form of a date string (with its offset when it has one), or None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > 60:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = date_parser.parse(text)
+        except (ValueError, OverflowError, TypeError):
+            return None
+    if not 1990 <= parsed.year <= 2100:
+        return None
+    if not _HAS_TIME.search(text):
+        return parsed.date().isoformat()
+    return parsed.isoformat(timespec="seconds")
+
+
+def _names(value: Any) -> list[str]:
+    """Person names from a JSON-LD author value (string, object or list of them)."""
+    out: list[str] = []
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            name = item.get("name")
+            if isinstance(name, str):
+                out.append(name)
+            elif isinstance(name, list):
+                out.extend(n for n in name if isinstance(n, str))
+    return out
+
+
+def _split_authors(values: list[str], rules: CompiledRules) -> list[str]:
+    out: dict[str, None] = {}
+    for value in values:
+        text = " ".join(value.split())
+        if not text or text.startswith(("http://", "https://")):
+            continue
+        match = rules.author_prefix.match(text.lower()) if rules.author_prefix else None
+        if match:
+            text = text[match.end() :].strip()
+        for name in rules.author_split.split(text):
+            name = name.strip(" ,;|\u00b7-\u2013\u2014")
+            if 2 <= len(name) <= 60 and not any(ch.isdigit() for ch in name):
+                out.setdefault(name, None)
+    return list(out)
+
+
+def _first_str(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, list):
+            value = next((v for v in value if isinstance(v, str | dict)), None)
+        if isinstance(value, dict):
+            value = value.get("url") or value.get("name") or value.get("@id")
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return None
+
+
+def _language(m: _Meta) -> str | None:
+    for raw in (
+        m.html_lang,
+        _first_str(m.jsonld.get("inLanguage")),
+        m.meta.get("og:locale"),
+        m.meta.get("content-language"),
+        m.meta.get("language"),
+    ):
+        if not raw:
+            continue
+        tag = raw.replace("_", "-").split(",")[0].strip()
+        if not _LANG.match(tag):
+            continue
+        parts = tag.split("-")
+        parts[0] = parts[0].lower()
+        if len(parts) > 1 and len(parts[1]) == 2:
+            parts[1] = parts[1].upper()
+        return "-".join(parts)
+    return None
+
+
+def _absolute(base: str | None, link: str | None) -> str | None:
+    if not link:
+        return None
+    full = urljoin(base or "", link.strip())
+    return full if urlsplit(full).scheme in ("http", "https") else None
+
+
+def _strip_site_name(title: str, rules: CompiledRules, site_name: str) -> str:
+    site = site_name.lower()
+    for sep in rules.site_separators:
+        if sep not in title:
+            continue
+        head, _, tail = title.rpartition(sep)
+        if site and tail.strip().lower() == site:
+            return head.strip()
+        if len(tail) < len(head) and len(tail.split()) <= 5:
+            return head.strip()
+    return title
+
+
+def _title(m: _Meta, rules: CompiledRules) -> str | None:
+    site_name = m.meta.get("og:site_name", "")
+    meta_titles = [
+        t
+        for t in (
+            _first_str(m.jsonld.get("headline")),
+            m.meta.get("og:title"),
+            m.meta.get("twitter:title"),
+            m.title_tag,
+        )
+        if t
+    ]
+    keys = [normalize_phrase(t) for t in meta_titles]
+    for h1 in m.h1_titles:
+        key = normalize_phrase(h1)
+        if key and any(key in k or k in key for k in keys if k):
+            return h1
+    for title in meta_titles:
+        cleaned = _strip_site_name(" ".join(title.split()), rules, site_name)
+        if cleaned:
+            return cleaned
+    return m.h1_titles[0] if m.h1_titles else None
+
+
+def _dates(m: _Meta, rules: CompiledRules, url: str | None) -> tuple[str | None, str | None]:
+    jl = m.jsonld
+    published = iso_date(jl.get("datePublished")) or iso_date(jl.get("dateCreated"))
+    for key in rules.published_meta:
+        if published:
+            break
+        published = iso_date(m.meta.get(key))
+    for itemprop, value in m.times:
+        if published:
+            break
+        if itemprop in ("", "datepublished", "datecreated"):
+            published = iso_date(value)
+    published = published or m.dateline
+    if not published and url:
+        match = _URL_DATE.search(urlsplit(url).path)
+        if match:
+            year, month, day = [g for g in match.groups() if g][:3]
+            published = _ymd(int(year), int(month), int(day))
+    modified = iso_date(jl.get("dateModified"))
+    for key in rules.modified_meta:
+        if modified:
+            break
+        modified = iso_date(m.meta.get(key))
+    for itemprop, value in m.times:
+        if modified:
+            break
+        if itemprop == "datemodified":
+            modified = iso_date(value)
+    return published, modified
+
+
+# --- pruning (lxml) -----------------------------------------------------------------
+
+
+def _paragraph_chars(el: etree._Element) -> int:
+    return sum(len(_content(p)) for p in el.iter("p"))
+
+
+def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
+    """Remove boilerplate by tag, class word and selector; mark content candidates."""
+    etree.strip_elements(doc, *rules.strip_tags, with_tail=False)
+    body = doc.find("body")
+    if body is None:
+        body = doc
+    total_p = _paragraph_chars(body)
+    measure = _paragraph_chars if total_p >= 500 else (lambda el: len(_content(el)))
+    total = total_p if total_p >= 500 else len(_content(body))
+    threshold = max(1.0, total * PROTECT_SHARE)
+
+    # Content-rule matches with real text, and their ancestors, are spared by the drop rules.
+    spared: set[etree._Element] = set()
+    for rank, xpath in enumerate(rules.content_xpaths):
+        found = xpath(body)
+        if not isinstance(found, list):
+            continue
+        for el in found:
+            if not isinstance(el, etree._Element) or el.get("data-cr") is not None:
+                continue
+            el.set("data-cr", str(rank))
+            if el not in spared and measure(el) >= SPARE_CHARS:
+                spared.add(el)
+                spared.update(el.iterancestors())
+    doomed: list[etree._Element] = []
+    if rules.drop_xpath is not None:
+        found = rules.drop_xpath(body)
+        if isinstance(found, list):
+            doomed.extend(el for el in found if isinstance(el, etree._Element))
+    drop_tags, drop_class, caption_class = rules.drop_tags, rules.drop_class, rules.caption_class
+    caption_tags = rules.caption_tags
+    for el in body.iter():
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if tag in drop_tags or tag in caption_tags:
+            doomed.append(el)
+            continue
+        words = el.get("class")
+        ident = el.get("id")
+        if words is None and ident is None:
+            continue
+        words = f"{words or ''} {ident or ''}".lower()
+        if (drop_class is not None and drop_class.search(words)) or (
+            caption_class is not None and caption_class.search(words)
+        ):
+            doomed.append(el)
+        elif tag in ("div", "section", "article", "main", "td"):
+            weight = 0
+            if rules.positive_class is not None and rules.positive_class.search(words):
+                weight += 1
+            if rules.negative_class is not None and rules.negative_class.search(words):
+                weight -= 1
+            if weight:
+                el.set("data-aw", str(weight))
+    gone: set[etree._Element] = set()
+    for el in doomed:
+        if el in gone or el is body or el is doc:
+            continue
+        parent = el.getparent()
+        if parent is None or any(a in gone for a in el.iterancestors()):
+            gone.add(el)
+            continue
+        if el in spared or measure(el) >= threshold:
+            continue
+        gone.add(el)
+        _drop(el)
+    return body
+
+
+def _drop(el: etree._Element) -> None:
+    """Remove an element but keep the text that follows it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        previous = el.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+# --- segmentation and scoring (BeautifulSoup) ---------------------------------------
+
+
+class _Block:
+    """One paragraph-like piece of text, with where it sits and how link-heavy it is."""
+
+    __slots__ = ("chars", "html", "kind", "links", "text", "wrap")
+
+    def __init__(self, kind: str, text: str, html: str, links: int, wrap: tuple[str, ...]) -> None:
+        self.kind = kind
+        self.text = text
+        self.html = html
+        self.links = links
+        self.chars = len(text)
+        self.wrap = wrap
+
+    @property
+    def link_density(self) -> float:
+        return self.links / self.chars if self.chars else 0.0
+
+    @property
+    def value(self) -> float:
+        """How much this block argues for its container being the article (chars, signed)."""
+        n = self.chars
+        density = self.link_density
+        if self.kind.startswith("h") and density <= LINK_DENSE:
+            return 0.0
+        if n >= GOOD_BLOCK_CHARS:
+            return n * (1.0 - 2.0 * density)
+        return -n * (0.25 + density)
+
+
+class _Node:
+    __slots__ = ("end", "rank", "start", "weight")
+
+    def __init__(self, start: int, end: int, rank: int | None, weight: int) -> None:
+        self.start = start
+        self.end = end
+        self.rank = rank
+        self.weight = weight
+
+
+class _Walker:
+    """One pass over the soup: text blocks in order, and every container's block range."""
+
+    def __init__(self, base_url: str | None, max_depth: int = 400) -> None:
+        self.base_url = base_url
+        self.max_depth = max_depth
+        self.blocks: list[_Block] = []
+        self.nodes: list[_Node] = []
+        self.parts: list[str] = []
+        self.html: list[str] = []
+        self.links = 0
+        self.in_link = 0
+        self.kind = "p"
+        self.wrap: list[str] = []
+        self.serial = 0
+        self.last_br = False
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        raw = "".join(self.parts)
+        if self.kind == "pre":
+            text = raw.strip("\n")
+            html = "".join(self.html).strip("\n")
+        else:
+            lines = [" ".join(line.split()) for line in raw.split("\n")]
+            text = "\n".join(line for line in lines if line)
+            html = " ".join("".join(self.html).split())
+        if text:
+            self.blocks.append(_Block(self.kind, text, html, self.links, tuple(self.wrap)))
+        self.parts, self.html, self.links, self.last_br = [], [], 0, False
+
+    def add_text(self, text: str) -> None:
+        if not text:
+            return
+        if self.kind != "pre":
+            text = _SPACES.sub(" ", text)
+            if text == " " and not self.parts:
+                return
+        elif not text.strip():
+            return
+        if text.strip():
+            self.last_br = False
+        self.parts.append(text)
+        self.html.append(html_lib.escape(text, quote=False))
+        if self.in_link:
+            self.links += len(text.strip())
+
+    def walk(self, tag: Tag, depth: int = 0) -> None:
+        if depth > self.max_depth:
+            return
+        name = tag.name
+        block = name in BLOCK_TAGS
+        if block:
+            self.flush()
+        saved_kind = self.kind
+        if name in KIND_TAGS:
+            self.kind = HEADINGS.get(name, name)
+        wrapped = name in WRAP_TAGS
+        if wrapped:
+            self.serial += 1
+            self.wrap.append(f"{name}#{self.serial}")
+        start = len(self.blocks)
+        link = name == "a"
+        href = ""
+        if link:
+            raw = tag.get("href")
+            href = _absolute(self.base_url, raw if isinstance(raw, str) else None) or ""
+            self.in_link += 1
+            if href:
+                self.html.append(f'<a href="{html_lib.escape(href)}">')
+        for child in tag.children:
+            if isinstance(child, Tag):
+                if child.name == "br":
+                    if self.last_br:
+                        self.flush()
+                    elif self.parts:
+                        self.parts.append("\n")
+                        self.html.append("<br>")
+                        self.last_br = True
+                    continue
+                self.walk(child, depth + 1)
+            elif type(child) is NavigableString:
+                self.add_text(str(child))
+        if link:
+            self.in_link -= 1
+            if href:
+                self.html.append("</a>")
+        if block:
+            self.flush()
+            end = len(self.blocks)
+            if end > start and name not in CANDIDATE_SKIP:
+                rank = tag.get("data-cr")
+                weight = tag.get("data-aw")
+                self.nodes.append(
+                    _Node(
+                        start,
+                        end,
+                        int(rank) if isinstance(rank, str) else None,
+                        int(weight) if isinstance(weight, str) else 0,
+                    )
+                )
+        if wrapped:
+            self.wrap.pop()
+        self.kind = saved_kind
+
+
+def _choose(walker: _Walker, specific: int) -> list[tuple[int, int]]:
+    """Block ranges of the article: the best-scoring container, or content-rule matches."""
+    blocks = walker.blocks
+    prefix = [0.0]
+    good = [0]
+    for b in blocks:
+        prefix.append(prefix[-1] + b.value)
+        good.append(good[-1] + (b.chars if b.value > 0 else 0))
+    best: _Node | None = None
+    best_value = 0.0
+    for node in walker.nodes:
+        value = prefix[node.end] - prefix[node.start]
+        if node.weight:
+            value *= 1.0 + 0.25 * node.weight
+        if best is None or value > best_value:
+            best, best_value = node, value
+    if best is None:
+        return [(0, len(blocks))]
+    best_good = good[best.end] - good[best.start]
+    by_rank: dict[int, list[_Node]] = {}
+    for node in walker.nodes:
+        if node.rank is not None:
+            by_rank.setdefault(node.rank, []).append(node)
+    for rank in sorted(by_rank):
+        # Outermost matches only; a body split over several matches (one per chunk of
+        # paragraphs between ads) is taken whole.
+        matches = sorted(by_rank[rank], key=lambda n: (n.start, -n.end))
+        outer: list[_Node] = []
+        for node in matches:
+            if not outer or node.start >= outer[-1].end:
+                outer.append(node)
+        sizes = [good[n.end] - good[n.start] for n in outer]
+        top_good = max(sizes)
+        if rank >= specific:
+            # A generic wrapper (article, main) counts only when one of them clearly
+            # dominates: several <article> elements are usually a story and its teasers.
+            runner_up = sorted(sizes)[-2] if len(sizes) > 1 else 0
+            if top_good < 2 * runner_up:
+                continue
+            outer = [outer[sizes.index(top_good)]]
+        else:
+            outer = [n for n, size in zip(outer, sizes, strict=True) if size >= 0.1 * top_good]
+        total = sum(good[n.end] - good[n.start] for n in outer)
+        if total < CONTENT_SHARE * best_good:
+            continue
+        if len(outer) == 1:
+            top = outer[0]
+            around = top.start <= best.start and best.end <= top.end
+            if around and prefix[top.end] - prefix[top.start] < 0.9 * best_value:
+                continue
+        return [(n.start, n.end) for n in outer]
+    return [(best.start, best.end)]
+
+
+# --- block filters ------------------------------------------------------------------
+
+
+def _heading_hit(key: str, rules: CompiledRules) -> bool:
+    if key in rules.headings:
+        return True
+    if len(key) > 60:
+        return False
+    return any(key.startswith(h + " ") for h in rules.heading_starts)
+
+
+def _filter(
+    blocks: list[_Block], rules: CompiledRules, m: _Meta, title: str | None
+) -> list[_Block]:
+    title_key = normalize_phrase(title or "")
+    out: list[_Block] = []
+    seen: set[str] = set()
+    skipping = False
+    for block in blocks:
+        key = normalize_phrase(block.text)
+        short = block.chars < SHORT_BLOCK_CHARS
+        if skipping:
+            if block.link_density > LINK_DENSE or (block.kind == "li" and block.links):
+                continue
+            if block.chars < GOOD_BLOCK_CHARS and not block.kind.startswith("h"):
+                continue
+            skipping = False
+        if block.kind == "h1" and title_key and (key in title_key or title_key in key):
+            continue
+        if not key or key in rules.labels:
+            continue
+        if short and _heading_hit(key, rules):
+            skipping = True
+            continue
+        low = block.text.lower()
+        if short and rules.caption_prefix is not None and rules.caption_prefix.match(low):
+            continue
+        if short and rules.teaser_prefix is not None and rules.teaser_prefix.match(low):
+            continue
+        if short and key in m.captions:
+            continue
+        if key in seen and block.chars >= 20:
+            continue
+        seen.add(key)
+        out.append(block)
+    return _drop_link_lists(out)
+
+
+def _drop_link_lists(blocks: list[_Block]) -> list[_Block]:
+    """Lists whose items are all links (teaser lists that no rule named)."""
+    keep = [True] * len(blocks)
+    i = 0
+    while i < len(blocks):
+        if blocks[i].kind != "li" or not blocks[i].wrap:
+            i += 1
+            continue
+        j = i
+        wrap = blocks[i].wrap
+        while j < len(blocks) and blocks[j].kind == "li" and blocks[j].wrap[: len(wrap)] == wrap:
+            j += 1
+        if j - i >= 2 and all(b.link_density > 0.7 for b in blocks[i:j]):
+            for k in range(i, j):
+                keep[k] = False
+        i = max(j, i + 1)
+    return [b for b, k in zip(blocks, keep, strict=True) if k]
+
+
+# --- rendering ----------------------------------------------------------------------
+
+
+def _render_text(blocks: list[_Block]) -> str:
+    paragraphs: list[str] = []
+    previous: _Block | None = None
+    for block in blocks:
+        joined = (
+            previous is not None
+            and block.kind in ("li", "td", "th", "dt", "dd")
+            and previous.kind in ("li", "td", "th", "dt", "dd")
+            and block.wrap[:1] == previous.wrap[:1]
+            and bool(block.wrap)
+        )
+        if joined:
+            same_row = block.kind in ("td", "th") and block.wrap == previous.wrap  # type: ignore[union-attr]
+            paragraphs[-1] += (" | " if same_row else "\n") + block.text
+        else:
+            paragraphs.append(block.text)
+        previous = block
+    return "\n\n".join(paragraphs)
+
+
+def _render_html(blocks: list[_Block]) -> str:
+    out: list[str] = []
+    open_wraps: list[str] = []
+    for block in blocks:
+        wrap = list(block.wrap)
+        common = 0
+        while common < min(len(wrap), len(open_wraps)) and wrap[common] == open_wraps[common]:
+            common += 1
+        while len(open_wraps) > common:
+            out.append(f"</{open_wraps.pop().split('#')[0]}>")
+        for item in wrap[common:]:
+            out.append(f"<{item.split('#')[0]}>")
+            open_wraps.append(item)
+        tag = {"h1": "h2", "dt": "p", "dd": "p"}.get(block.kind, block.kind)
+        if tag not in ("p", "h2", "h3", "h4", "li", "pre", "td", "th"):
+            tag = "p"
+        out.append(f"<{tag}>{block.html}</{tag}>")
+    while open_wraps:
+        out.append(f"</{open_wraps.pop().split('#')[0]}>")
+    return "\n".join(out)
+
+
+# --- the whole run ------------------------------------------------------------------
+
+
+def _listing(blocks: list[_Block]) -> bool:
+    """A run of linked headlines with short blurbs: a section or home page, not an article."""
+    linked_heads = sum(1 for b in blocks if b.kind.startswith("h") and b.link_density > LINK_DENSE)
+    prose = sum(1 for b in blocks if b.value > 0)
+    return linked_heads >= 4 and linked_heads * 2 >= prose
+
+
+def _clean(html: bytes | str, url: str | None, content_type: str | None, book: RuleBook) -> Article:
+    article = Article(url=url, canonical_url=url)
+    text = decode_html(html, content_type)
+    if not text.strip():
+        article.reason = "empty document"
+        return article
+    doc = _parse(text)
+    if doc is None:
+        article.reason = "not parseable as HTML"
+        return article
+    rules = book.for_host(urlsplit(url).hostname if url else None)
+    m = _read_metadata(doc, rules)
+    jl = m.jsonld
+    meta = m.meta
+    article.title = _title(m, rules)
+    article.canonical_url = _absolute(url, m.canonical) or _absolute(url, meta.get("og:url")) or url
+    article.language = _language(m)
+    article.published, article.modified = _dates(m, rules, url)
+    article.authors = _split_authors(
+        _names(jl.get("author"))
+        or [v for k in ("author", "article:author", "parsely-author", "sailthru.author",
+                        "dc.creator", "byl") if (v := meta.get(k))]
+        or m.byline,
+        rules,
+    )  # fmt: skip
+    article.section = _first_str(jl.get("articleSection"), meta.get("article:section"),
+                                 meta.get("section"), meta.get("parsely-section"))  # fmt: skip
+    article.description = _first_str(meta.get("og:description"), meta.get("description"),
+                                     meta.get("twitter:description"), jl.get("description"))  # fmt: skip
+    article.image = _absolute(
+        url, _first_str(meta.get("og:image"), meta.get("twitter:image"), jl.get("image"))
+    )
+
+    body = _prune(doc, rules)
+    soup = BeautifulSoup(etree.tostring(body, encoding="unicode", method="html"), "lxml",
+                         multi_valued_attributes=None)  # fmt: skip
+    root = soup.body or soup
+    walker = _Walker(article.canonical_url or url)
+    if isinstance(root, Tag):
+        walker.walk(root)
+    walker.flush()
+    if not walker.blocks:
+        article.reason = "no text in the page"
+        return article
+    chosen = [b for start, end in _choose(walker, rules.content_specific)
+              for b in walker.blocks[start:end]]  # fmt: skip
+    blocks = _filter(chosen, rules, m, article.title)
+    words = sum(len(_WORDS.findall(b.text)) for b in blocks)
+    needed = MIN_WORDS_TYPED if m.typed_article else MIN_WORDS_UNTYPED
+    if not m.typed_article and _listing(chosen):
+        article.reason = "a list of links to other pages (section or index page), not an article"
+        return article
+    if words < needed:
+        article.reason = f"no article body found ({words} words of text at best, {needed} needed)"
+        return article
+    article.body = _render_text(blocks)
+    article.body_html = _render_html(blocks)
+    article.word_count = len(_WORDS.findall(article.body))
+    article.is_article = True
+    return article
