@@ -76,9 +76,10 @@ KIND_TAGS = frozenset(
     {"p", "li", "dt", "dd", "pre", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6"}
 )
 WRAP_TAGS = frozenset({"ul", "ol", "dl", "table", "tr", "blockquote"})
+WEIGHED_TAGS = frozenset({"div", "section", "article", "main", "td"})
 CANDIDATE_SKIP = frozenset({"li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "ul", "ol"})
 
-_CONTROL_CHARS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _WORDS = re.compile(r"\w+")
 _SPACES = re.compile(r"\s+")
@@ -159,7 +160,10 @@ def decode_html(html: bytes | str, content_type: str | None = None) -> str:
         _, text = html_to_unicode(content_type, html, auto_detect_fun=_sniff_encoding)
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS]
-    return _XML_DECL.sub("", text.translate(_CONTROL_CHARS), count=1)
+    # lxml refuses control characters; most pages have none, so look before copying.
+    if _CONTROL_CHARS.search(text):
+        text = _CONTROL_CHARS.sub("", text)
+    return _XML_DECL.sub("", text, count=1)
 
 
 def _parse(text: str) -> etree._Element | None:
@@ -205,8 +209,6 @@ class _Meta:
     canonical: str = ""
     html_lang: str = ""
     times: list[tuple[str, str]] = field(default_factory=list)  # (itemprop, datetime)
-    dateline: str | None = None
-    byline: list[str] = field(default_factory=list)
 
 
 def _walk_jsonld(value: Any) -> Iterator[dict[str, Any]]:
@@ -282,7 +284,6 @@ def _read_metadata(doc: etree._Element, rules: CompiledRules) -> _Meta:
     m.jsonld = _read_jsonld(doc)
     og_type = m.meta.get("og:type", "").lower()
     m.typed_article = bool(_jsonld_types(m.jsonld) & ARTICLE_TYPES) or og_type == "article"
-    _read_visible(doc, rules, m)
     return m
 
 
@@ -300,29 +301,31 @@ def _h1_text(h1: etree._Element, rules: CompiledRules) -> str:
     return " ".join("".join(parts).split())
 
 
-def _read_visible(doc: etree._Element, rules: CompiledRules, m: _Meta) -> None:
-    """Bylines and datelines printed in the page (used when no metadata says it)."""
+def _visible_byline(doc: etree._Element, rules: CompiledRules) -> list[str]:
+    """Author names printed in the page (when no metadata names them)."""
     for xpath in rules.author_xpaths:
         found = xpath(doc)
         if not isinstance(found, list):
             continue
-        for el in found[:5]:
-            if isinstance(el, etree._Element):
-                text = _text(el)
-                if 0 < len(text) <= 100:
-                    m.byline.append(text)
-        if m.byline:
-            break
+        names = [_text(el) for el in found[:5] if isinstance(el, etree._Element)]
+        names = [name for name in names if 0 < len(name) <= 100]
+        if names:
+            return names
+    return []
+
+
+def _visible_dateline(doc: etree._Element, rules: CompiledRules, lang: str) -> str | None:
+    """The day printed in a date/byline element (when no metadata dates the page)."""
     for el in doc.iter("span", "div", "p", "time", "li", "small"):
         words = f"{_attr(el, 'class')} {_attr(el, 'id')}"
         if not _DATELINE_CLASS.search(words):
             continue
         text = _text(el)
         if len(text) <= 120:
-            day = _find_day(text, rules, m.html_lang)
+            day = _find_day(text, rules, lang)
             if day:
-                m.dateline = day
-                return
+                return day
+    return None
 
 
 def _find_day(text: str, rules: CompiledRules, lang: str) -> str | None:
@@ -486,7 +489,9 @@ def _title(m: _Meta, rules: CompiledRules) -> str | None:
     return m.h1_titles[0] if m.h1_titles else None
 
 
-def _dates(m: _Meta, rules: CompiledRules, url: str | None) -> tuple[str | None, str | None]:
+def _dates(
+    m: _Meta, rules: CompiledRules, url: str | None, doc: etree._Element
+) -> tuple[str | None, str | None]:
     jl = m.jsonld
     published = iso_date(jl.get("datePublished")) or iso_date(jl.get("dateCreated"))
     for key in rules.published_meta:
@@ -498,7 +503,7 @@ def _dates(m: _Meta, rules: CompiledRules, url: str | None) -> tuple[str | None,
             break
         if itemprop in ("", "datepublished", "datecreated"):
             published = iso_date(value)
-    published = published or m.dateline
+    published = published or _visible_dateline(doc, rules, m.html_lang)
     if not published and url:
         match = _URL_DATE.search(urlsplit(url).path)
         if match:
@@ -534,63 +539,63 @@ def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
     measure = _paragraph_chars if total_p >= 500 else (lambda el: len(_content(el)))
     total = total_p if total_p >= 500 else len(_content(body))
     threshold = max(1.0, total * PROTECT_SHARE)
+    content = rules.content_selectors
 
-    # Content-rule matches with real text, and their ancestors, are spared by the drop rules.
-    spared: set[etree._Element] = set()
-    for rank, xpath in enumerate(rules.content_xpaths):
-        found = xpath(body)
-        if not isinstance(found, list):
-            continue
-        for el in found:
-            if not isinstance(el, etree._Element) or el.get("data-cr") is not None:
+    def spared(el: etree._Element, size: int) -> bool:
+        # A content-rule match with real text inside a doomed element saves it.
+        if size >= threshold:
+            return True
+        if size < SPARE_CHARS:
+            return False
+        complex_hits = content.complex_matches(el)
+        return any(
+            (content.match(inner) is not None or inner in complex_hits)
+            and measure(inner) >= SPARE_CHARS
+            for inner in el.iter()
+            if isinstance(inner.tag, str)
+        )
+
+    drop_tags, drop_class = rules.drop_tags, rules.drop_class
+    selectors = rules.drop_selectors
+    selected = selectors.complex_matches(body)
+    positive, negative = rules.positive_class, rules.negative_class
+    # Top-down, so that nothing inside a dropped element is looked at.
+    stack = [body]
+    while stack:
+        for el in list(stack.pop()):
+            tag = el.tag
+            if not isinstance(tag, str):
                 continue
-            el.set("data-cr", str(rank))
-            if el not in spared and measure(el) >= SPARE_CHARS:
-                spared.add(el)
-                spared.update(el.iterancestors())
-    doomed: list[etree._Element] = []
-    if rules.drop_xpath is not None:
-        found = rules.drop_xpath(body)
-        if isinstance(found, list):
-            doomed.extend(el for el in found if isinstance(el, etree._Element))
-    drop_tags, drop_class, caption_class = rules.drop_tags, rules.drop_class, rules.caption_class
-    caption_tags = rules.caption_tags
+            words = el.get("class")
+            ident = el.get("id")
+            if words is not None or ident is not None:
+                words = f"{words or ''} {ident or ''}".lower()
+            doomed = (
+                tag in drop_tags
+                or (words is not None and drop_class is not None and drop_class.search(words))
+                or selectors.match(el) is not None
+                or el in selected
+            )
+            if doomed and not spared(el, measure(el)):
+                _drop(el)
+                continue
+            if words is not None and tag in WEIGHED_TAGS:
+                weight = (1 if positive and positive.search(words) else 0) - (
+                    1 if negative and negative.search(words) else 0
+                )
+                if weight:
+                    el.set("data-aw", str(weight))
+            if len(el):
+                stack.append(el)
+    complex_hits = content.complex_matches(body)
     for el in body.iter():
-        tag = el.tag
-        if not isinstance(tag, str):
-            continue
-        if tag in drop_tags or tag in caption_tags:
-            doomed.append(el)
-            continue
-        words = el.get("class")
-        ident = el.get("id")
-        if words is None and ident is None:
-            continue
-        words = f"{words or ''} {ident or ''}".lower()
-        if (drop_class is not None and drop_class.search(words)) or (
-            caption_class is not None and caption_class.search(words)
-        ):
-            doomed.append(el)
-        elif tag in ("div", "section", "article", "main", "td"):
-            weight = 0
-            if rules.positive_class is not None and rules.positive_class.search(words):
-                weight += 1
-            if rules.negative_class is not None and rules.negative_class.search(words):
-                weight -= 1
-            if weight:
-                el.set("data-aw", str(weight))
-    gone: set[etree._Element] = set()
-    for el in doomed:
-        if el in gone or el is body or el is doc:
-            continue
-        parent = el.getparent()
-        if parent is None or any(a in gone for a in el.iterancestors()):
-            gone.add(el)
-            continue
-        if el in spared or measure(el) >= threshold:
-            continue
-        gone.add(el)
-        _drop(el)
+        if isinstance(el.tag, str):
+            rank = content.match(el)
+            hit = complex_hits.get(el)
+            if hit is not None and (rank is None or hit < rank):
+                rank = hit
+            if rank is not None:
+                el.set("data-cr", str(rank))
     return body
 
 
@@ -846,10 +851,11 @@ def _filter(
         if short and _heading_hit(key, rules):
             skipping = True
             continue
-        low = block.text.lower()
-        if short and rules.caption_prefix is not None and rules.caption_prefix.match(low):
-            continue
-        if short and rules.teaser_prefix is not None and rules.teaser_prefix.match(low):
+        if (
+            short
+            and rules.block_prefix is not None
+            and rules.block_prefix.match(block.text.lower())
+        ):
             continue
         if short and key in m.captions:
             continue
@@ -951,12 +957,12 @@ def _clean(html: bytes | str, url: str | None, content_type: str | None, book: R
     article.title = _title(m, rules)
     article.canonical_url = _absolute(url, m.canonical) or _absolute(url, meta.get("og:url")) or url
     article.language = _language(m)
-    article.published, article.modified = _dates(m, rules, url)
+    article.published, article.modified = _dates(m, rules, url, doc)
     article.authors = _split_authors(
         _names(jl.get("author"))
         or [v for k in ("author", "article:author", "parsely-author", "sailthru.author",
                         "dc.creator", "byl") if (v := meta.get(k))]
-        or m.byline,
+        or _visible_byline(doc, rules),
         rules,
     )  # fmt: skip
     article.section = _first_str(jl.get("articleSection"), meta.get("article:section"),

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cssselect import HTMLTranslator, SelectorError
+from cssselect import HTMLTranslator, SelectorError, parse
+from cssselect.parser import Attrib, Class, Element, Hash, Tree
 from lxml import etree
 
 logger = logging.getLogger(__name__)
@@ -270,9 +271,136 @@ def _prefix_regex(prefixes: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"^(?:" + "|".join(alternatives) + ")")
 
 
-def _xpath(selectors: Iterable[str]) -> etree.XPath | None:
-    parts = [_selector_xpath(s) for s in selectors]
-    return etree.XPath(" | ".join(parts)) if parts else None
+@dataclass(frozen=True)
+class SimpleSelector:
+    """A CSS compound selector (tag, classes, id, attribute tests) checked without XPath."""
+
+    tag: str | None = None
+    classes: frozenset[str] = frozenset()
+    ident: str | None = None
+    attrs: tuple[tuple[str, str, str], ...] = ()
+
+    def matches(self, el: etree._Element) -> bool:
+        """Whether the element satisfies every part of the selector."""
+        if self.tag is not None and el.tag != self.tag:
+            return False
+        if self.ident is not None and el.get("id") != self.ident:
+            return False
+        if self.classes and not self.classes <= set((el.get("class") or "").split()):
+            return False
+        for name, op, value in self.attrs:
+            actual = el.get(name)
+            if actual is None:
+                return False
+            if op == "=" and actual != value:
+                return False
+            if op == "*=" and value not in actual:
+                return False
+            if op == "^=" and not actual.startswith(value):
+                return False
+            if op == "$=" and not actual.endswith(value):
+                return False
+            if op == "~=" and value not in actual.split():
+                return False
+        return True
+
+
+def _simple(tree: Tree) -> SimpleSelector | None:
+    """The selector as a SimpleSelector, or None when it needs XPath (combinators, pseudos)."""
+    classes: set[str] = set()
+    attrs: list[tuple[str, str, str]] = []
+    ident: str | None = None
+    node: Any = tree
+    while not isinstance(node, Element):
+        if isinstance(node, Class):
+            classes.add(node.class_name)
+        elif isinstance(node, Hash):
+            ident = node.id
+        elif isinstance(node, Attrib) and node.namespace is None:
+            if node.operator not in ("exists", "=", "*=", "^=", "$=", "~="):
+                return None
+            value = "" if node.value is None else str(node.value.value)
+            attrs.append((node.attrib.lower(), node.operator, value))
+        else:
+            return None
+        node = node.selector
+    if node.namespace is not None:
+        return None
+    tag = None if node.element in (None, "*") else str(node.element).lower()
+    return SimpleSelector(tag, frozenset(classes), ident, tuple(attrs))
+
+
+class SelectorMatcher:
+    """An ordered list of CSS selectors; simple ones are checked in Python, per element."""
+
+    def __init__(self, selectors: Iterable[str]) -> None:
+        self.selectors = tuple(dict.fromkeys(selectors))
+        self._by_class: dict[str, list[tuple[int, SimpleSelector]]] = {}
+        self._by_tag: dict[str, list[tuple[int, SimpleSelector]]] = {}
+        self._by_id: dict[str, list[tuple[int, SimpleSelector]]] = {}
+        self._by_attr: dict[str, list[tuple[int, SimpleSelector]]] = {}
+        self.complex: list[tuple[int, etree.XPath]] = []
+        for index, css in enumerate(self.selectors):
+            parsed = parse(css)
+            for sel in parsed:
+                simple = None if sel.pseudo_element else _simple(sel.parsed_tree)
+                if simple is None:
+                    self.complex.append((index, etree.XPath(_selector_xpath(css))))
+                    break
+                # Indexed by the cheapest thing to look up first.
+                if simple.classes:
+                    key = min(simple.classes)
+                    self._by_class.setdefault(key, []).append((index, simple))
+                elif simple.ident is not None:
+                    self._by_id.setdefault(simple.ident, []).append((index, simple))
+                elif simple.attrs:
+                    name = simple.attrs[0][0]
+                    self._by_attr.setdefault(name, []).append((index, simple))
+                elif simple.tag is not None:
+                    self._by_tag.setdefault(simple.tag, []).append((index, simple))
+                else:
+                    self._by_tag.setdefault("*", []).append((index, simple))
+        self._attr_names = tuple(self._by_attr)
+
+    def __bool__(self) -> bool:
+        return bool(self.selectors)
+
+    def match(self, el: etree._Element) -> int | None:
+        """Index of the first simple selector the element matches, or None."""
+        found: int | None = None
+        candidates: list[tuple[int, SimpleSelector]] = []
+        if self._by_class:
+            cls = el.get("class")
+            if cls:
+                for token in cls.split():
+                    candidates.extend(self._by_class.get(token, ()))
+        if self._by_id:
+            ident = el.get("id")
+            if ident:
+                candidates.extend(self._by_id.get(ident, ()))
+        for name in self._attr_names:
+            if el.get(name) is not None:
+                candidates.extend(self._by_attr[name])
+        if self._by_tag:
+            tag = el.tag
+            if isinstance(tag, str):
+                candidates.extend(self._by_tag.get(tag, ()))
+            candidates.extend(self._by_tag.get("*", ()))
+        for index, simple in candidates:
+            if (found is None or index < found) and simple.matches(el):
+                found = index
+        return found
+
+    def complex_matches(self, root: etree._Element) -> dict[etree._Element, int]:
+        """Elements under root matched by the selectors that need XPath, with their index."""
+        out: dict[etree._Element, int] = {}
+        for index, xpath in self.complex:
+            found = xpath(root)
+            if isinstance(found, list):
+                for el in found:
+                    if isinstance(el, etree._Element) and index < out.get(el, index + 1):
+                        out[el] = index
+        return out
 
 
 @dataclass(frozen=True)
@@ -283,15 +411,12 @@ class CompiledRules:
     strip_tags: frozenset[str]
     drop_tags: frozenset[str]
     drop_class: re.Pattern[str] | None
-    drop_xpath: etree.XPath | None
-    caption_tags: frozenset[str]
-    caption_class: re.Pattern[str] | None
+    drop_selectors: SelectorMatcher
     headings: frozenset[str]
     heading_starts: tuple[str, ...]
     labels: frozenset[str]
-    teaser_prefix: re.Pattern[str] | None
-    caption_prefix: re.Pattern[str] | None
-    content_xpaths: tuple[etree.XPath, ...]
+    block_prefix: re.Pattern[str] | None
+    content_selectors: SelectorMatcher
     content_specific: int
     positive_class: re.Pattern[str] | None
     negative_class: re.Pattern[str] | None
@@ -309,8 +434,6 @@ def compile_rules(sources: Iterable[RuleSource], name: str = "generic") -> Compi
     """Merge rule sources (generic first, then a site's) into one compiled rule set."""
     srcs = list(sources)
     groups = [g for s in srcs for g in s.drop]
-    captions = [g for g in groups if g.name == "captions"]
-    others = [g for g in groups if g.name != "captions"]
     months: dict[str, int] = {}
     for src in srcs:
         for names in src.months.values():
@@ -326,18 +449,15 @@ def compile_rules(sources: Iterable[RuleSource], name: str = "generic") -> Compi
     authors = [sel for src in reversed(srcs) for sel in src.author_selectors]
     return CompiledRules(
         name=name,
-        strip_tags=frozenset(t.lower() for g in others if g.unconditional for t in g.tags),
-        drop_tags=frozenset(t.lower() for g in others if not g.unconditional for t in g.tags),
-        drop_class=keyword_regex(k for g in others for k in g.class_keywords),
-        drop_xpath=_xpath(s for g in groups for s in g.selectors),
-        caption_tags=frozenset(t.lower() for g in captions for t in g.tags),
-        caption_class=keyword_regex(k for g in captions for k in g.class_keywords),
+        strip_tags=frozenset(t.lower() for g in groups if g.unconditional for t in g.tags),
+        drop_tags=frozenset(t.lower() for g in groups if not g.unconditional for t in g.tags),
+        drop_class=keyword_regex(k for g in groups for k in g.class_keywords),
+        drop_selectors=SelectorMatcher(s for g in groups for s in g.selectors),
         headings=frozenset(headings),
         heading_starts=tuple(sorted(headings)),
         labels=frozenset(normalize_phrase(p) for g in groups for p in g.phrases("labels")),
-        teaser_prefix=_prefix_regex(p for g in others for p in g.phrases("prefixes")),
-        caption_prefix=_prefix_regex(p for g in captions for p in g.phrases("prefixes")),
-        content_xpaths=tuple(etree.XPath(_selector_xpath(s)) for s in content),
+        block_prefix=_prefix_regex(p for g in groups for p in g.phrases("prefixes")),
+        content_selectors=SelectorMatcher(content),
         content_specific=len(specific),
         positive_class=keyword_regex(k for s in srcs for k in s.positive_keywords),
         negative_class=keyword_regex(k for s in srcs for k in s.negative_keywords),
