@@ -851,11 +851,14 @@ def _filter(
         if short and _heading_hit(key, rules):
             skipping = True
             continue
-        if (
-            short
-            and rules.block_prefix is not None
-            and rules.block_prefix.match(block.text.lower())
-        ):
+        low = block.text.lower()
+        if short and rules.block_prefix is not None and rules.block_prefix.match(low):
+            continue
+        if short and rules.block_mention is not None and rules.block_mention.search(low):
+            continue
+        if block.kind == "p" and block.link_density >= 0.9:
+            continue
+        if block.chars < 100 and _furniture(block.text, rules, m.html_lang):
             continue
         if short and key in m.captions:
             continue
@@ -864,6 +867,19 @@ def _filter(
         seen.add(key)
         out.append(block)
     return _drop_link_lists(out)
+
+
+def _furniture(text: str, rules: CompiledRules, lang: str) -> bool:
+    """A byline ("By A and B") or a bare date/time line printed above or below the story."""
+    if text.endswith((".", "!", "?", "\u201d", '"')) and not _HAS_TIME.search(text[-12:]):
+        return False
+    match = rules.author_prefix.match(text.lower()) if rules.author_prefix else None
+    if match and text[match.end() :].strip()[:1].isupper():
+        return True
+    words = len(text.split())
+    return words <= 10 and (
+        _find_day(text, rules, lang) is not None or bool(_HAS_TIME.search(text))
+    )
 
 
 def _drop_link_lists(blocks: list[_Block]) -> list[_Block]:

@@ -22,7 +22,7 @@ GENERIC_FILE = "generic.toml"
 SITE_GLOB = "site-*.toml"
 # Every phrase table of the generic rules must cover these languages.
 REQUIRED_LANGUAGES = ("en", "de", "pl", "fr", "es")
-PHRASE_KINDS = ("headings", "prefixes", "labels")
+PHRASE_KINDS = ("headings", "prefixes", "labels", "mentions")
 LIST_KINDS = ("tags", "class_keywords", "selectors")
 DROP_KEYS = frozenset(("description", "unconditional", *LIST_KINDS, *PHRASE_KINDS))
 CONTENT_KEYS = frozenset(
@@ -51,6 +51,7 @@ class DropGroup:
     headings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    mentions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def phrases(self, kind: str) -> list[str]:
         """All phrases of one kind (headings, prefixes or labels), every language."""
@@ -132,6 +133,7 @@ def _drop_group(name: str, raw: Any, where: str) -> DropGroup:
         headings=phrases.get("headings", {}),
         prefixes=phrases.get("prefixes", {}),
         labels=phrases.get("labels", {}),
+        mentions=phrases.get("mentions", {}),
     )
     if not any(lists.values()) and not any(phrases.values()):
         raise RuleError(f"{where}: [drop.{name}] has no rules (an empty group is an error)")
@@ -254,6 +256,13 @@ def keyword_regex(keywords: Iterable[str]) -> re.Pattern[str] | None:
         return None
     # Words of a class attribute are delimited by spaces, "-" and "_" (BEM: block__elem--mod).
     return re.compile(r"(?:^|[\s_-])(?:" + "|".join(alternatives) + r")(?=$|[\s_-])")
+
+
+def _mention_regex(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    words = sorted({" ".join(p.lower().split()) for p in phrases}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
 
 
 def _prefix_regex(prefixes: Iterable[str]) -> re.Pattern[str] | None:
@@ -416,6 +425,7 @@ class CompiledRules:
     heading_starts: tuple[str, ...]
     labels: frozenset[str]
     block_prefix: re.Pattern[str] | None
+    block_mention: re.Pattern[str] | None
     content_selectors: SelectorMatcher
     content_specific: int
     positive_class: re.Pattern[str] | None
@@ -457,6 +467,7 @@ def compile_rules(sources: Iterable[RuleSource], name: str = "generic") -> Compi
         heading_starts=tuple(sorted(headings)),
         labels=frozenset(normalize_phrase(p) for g in groups for p in g.phrases("labels")),
         block_prefix=_prefix_regex(p for g in groups for p in g.phrases("prefixes")),
+        block_mention=_mention_regex(p for g in groups for p in g.phrases("mentions")),
         content_selectors=SelectorMatcher(content),
         content_specific=len(specific),
         positive_class=keyword_regex(k for s in srcs for k in s.positive_keywords),
