@@ -14,6 +14,7 @@ import html as html_lib
 import json
 import logging
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -371,7 +372,10 @@ def iso_date(value: Any) -> str | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         try:
-            parsed = date_parser.parse(text)
+            with warnings.catch_warnings():
+                # "EST" and the like: the time is kept, without an offset.
+                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+                parsed = date_parser.parse(text)
         except (ValueError, OverflowError, TypeError):
             return None
     if not 1990 <= parsed.year <= 2100:
@@ -813,8 +817,19 @@ def _choose(walker: _Walker, specific: int) -> list[tuple[int, int]]:
             around = top.start <= best.start and best.end <= top.end
             if around and prefix[top.end] - prefix[top.start] < 0.9 * best_value:
                 continue
-        return [(n.start, n.end) for n in outer]
+        ranges = [(n.start, n.end) for n in outer]
+        if best.start <= ranges[0][0] and ranges[-1][1] <= best.end:
+            ranges = _widen(ranges, blocks, best.start)
+        return ranges
     return [(best.start, best.end)]
+
+
+def _widen(ranges: list[tuple[int, int]], blocks: list[_Block], low: int) -> list[tuple[int, int]]:
+    """Take in the prose just before a content-rule match (a lead paragraph kept apart)."""
+    start = ranges[0][0]
+    while start > low and blocks[start - 1].value > 0:
+        start -= 1
+    return [(start, ranges[0][1]), *ranges[1:]]
 
 
 # --- block filters ------------------------------------------------------------------
@@ -852,15 +867,17 @@ def _filter(
             skipping = True
             continue
         low = block.text.lower()
-        if short and rules.block_prefix is not None and rules.block_prefix.match(low):
+        if short and any(
+            normalize_phrase(line) in m.captions
+            or (rules.block_prefix is not None and rules.block_prefix.match(line))
+            for line in low.split("\n")
+        ):
             continue
         if short and rules.block_mention is not None and rules.block_mention.search(low):
             continue
         if block.kind == "p" and block.link_density >= 0.9:
             continue
         if block.chars < 100 and _furniture(block.text, rules, m.html_lang):
-            continue
-        if short and key in m.captions:
             continue
         if key in seen and block.chars >= 20:
             continue

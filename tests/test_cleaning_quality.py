@@ -1,0 +1,53 @@
+"""CI gate: body F1 of the cleaner on the article-extraction benchmark must not drop.
+
+Runs the shared scorer (../shared/bench/extraction_eval.py from the repository root)
+on its 181 pages. The floor is the level reached when the gate was set, less a
+noise margin of about one bootstrap standard deviation; raise it when the cleaner
+gets better, never lower it to make a change pass.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from archiver.cleaning import extract_body
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SCORER = SHARED / "bench" / "extraction_eval.py"
+DATASET = SHARED / "datasets" / "article-extraction-benchmark"
+
+# Reached: F1 0.967, f1_mean 0.964, precision 0.962, recall 0.972, 0 empty (181 pages).
+# Bootstrap standard deviation of F1 is about 0.008; a margin of 0.007 catches real drops.
+MIN_F1 = 0.960
+MIN_F1_MEAN = 0.957
+MAX_EMPTY = 0
+
+
+def _scorer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("extraction_eval", SCORER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["extraction_eval"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_f1_does_not_drop() -> None:
+    assert SCORER.is_file() and DATASET.is_dir(), f"the gate needs {SCORER} and {DATASET}"
+    scorer = _scorer()
+    pages = scorer.load_dataset(DATASET)
+    assert len(pages) == 181
+    outputs, _, errors = scorer.run_extractor(extract_body, pages, warmup=0, fail_fast=False)
+    assert not errors
+    rows = [scorer.score_page(p["truth"], outputs[p["id"]], 4) for p in pages]
+    summary = scorer.aggregate(rows)
+    empty = sum(1 for r in rows if r["pred_shingles"] == 0)
+    print(f"F1 {summary['f1']:.4f} f1_mean {summary['f1_mean']:.4f} "
+          f"P {summary['precision']:.4f} R {summary['recall']:.4f} empty {empty}")  # fmt: skip
+    assert summary["f1"] >= MIN_F1
+    assert summary["f1_mean"] >= MIN_F1_MEAN
+    assert empty <= MAX_EMPTY
