@@ -102,7 +102,7 @@ def test_load_rejects_malformed_crawl_json(tmp_path: Path, content: str) -> None
 
 
 def test_load_without_crawl_json(tmp_path: Path) -> None:
-    with pytest.raises(SpoolError, match="no crawl.json"):
+    with pytest.raises(SpoolError, match=r"no crawl\.json"):
         CrawlDir.load(tmp_path)
 
 

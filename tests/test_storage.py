@@ -1,0 +1,734 @@
+"""Storage: key naming, configuration, digests, and verified uploads against SeaweedFS."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import socket
+import unicodedata
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.settings import Settings
+
+from archiver.cli import main
+from archiver.config import SettingError
+from archiver.s3server import SeaweedServer
+from archiver.spool import CrawlDir, CrawlInfo
+from archiver.storage import (
+    MAX_COMPONENT_BYTES,
+    S3Config,
+    Uploader,
+    UploadError,
+    bucket_check,
+    content_type_for,
+    digest_file,
+    make_client,
+    object_key,
+    part_size_for,
+    upload_spool,
+)
+from tests.conftest import MIB, S3Bucket
+
+STARTED = datetime(2024, 5, 17, 8, 0, tzinfo=UTC)
+
+
+def write_random(path: Path, size: int, seed: int = 1) -> bytes:
+    data = random.Random(seed).randbytes(size)
+    path.write_bytes(data)
+    return data
+
+
+# --- object_key ---------------------------------------------------------------------------
+
+
+def test_object_key_layout() -> None:
+    key = object_key("news-archiver", "2024-05-17", "news-20240517T080000Z-a1b2c3", "x.warc.gz")
+    assert key == "news-archiver/2024-05-17/news-20240517T080000Z-a1b2c3/x.warc.gz"
+    assert object_key("", "2024-05-17", "c1", "f.json") == "2024-05-17/c1/f.json"
+    assert object_key("/a/b/", "2024-05-17", "c1", "f.json") == "a/b/2024-05-17/c1/f.json"
+
+
+@pytest.mark.parametrize(
+    ("filename", "expect_prefix"),
+    [
+        ("../../etc/passwd", "___.._etc_passwd-"),
+        ("a/b.warc.gz", "a_b-"),
+        ("/abs.json", "_abs-"),
+        ("..hidden", "__hidden-"),
+        ("tab\there.txt", "tab_here-"),
+        ("nul\x00byte", "nul_byte-"),
+        ("rtl\u202eexe.txt", "rtl_exe-"),
+        ("zero\u200bwidth", "zero_width-"),
+        ("full\uff0fwidth", "full_width-"),
+    ],
+)
+def test_object_key_sanitises_file_names(filename: str, expect_prefix: str) -> None:
+    key = object_key("p", "2024-05-17", "c1", filename)
+    assert key.startswith("p/2024-05-17/c1/")
+    last = key.split("/")[-1]
+    assert last.startswith(expect_prefix)
+    # The digest that keeps sanitised names apart: 12 hex digits after the marker.
+    assert len(key.split("/")) == 4
+
+
+def test_object_key_keeps_extensions_and_normal_unicode() -> None:
+    assert object_key("p", "2024-05-17", "c1", "Zürich-ニュース.json").endswith(
+        "/Zürich-ニュース.json"
+    )
+    changed = object_key("p", "2024-05-17", "c1", "my file.warc.gz")
+    assert changed.endswith(".warc.gz") and " " not in changed
+
+
+def test_object_key_normalises_lookalikes_but_never_merges_them() -> None:
+    nfc = unicodedata.normalize("NFC", "café.json")
+    nfd = unicodedata.normalize("NFD", "café.json")
+    key_nfc = object_key("p", "2024-05-17", "c1", nfc)
+    key_nfd = object_key("p", "2024-05-17", "c1", nfd)
+    assert key_nfc == "p/2024-05-17/c1/café.json"
+    assert key_nfd != key_nfc
+    assert unicodedata.is_normalized("NFC", key_nfd)
+
+
+def test_object_key_bounds_long_names() -> None:
+    long_a = "a" * 500 + ".warc.gz"
+    long_b = "a" * 499 + "b.warc.gz"
+    key_a = object_key("p", "2024-05-17", "c1", long_a)
+    key_b = object_key("p", "2024-05-17", "c1", long_b)
+    assert key_a != key_b
+    for key in (key_a, key_b):
+        last = key.split("/")[-1]
+        assert len(last.encode()) <= MAX_COMPONENT_BYTES
+        assert last.endswith(".warc.gz")
+    multibyte = object_key("p", "2024-05-17", "c1", "ü" * 300)
+    assert len(multibyte.split("/")[-1].encode()) <= MAX_COMPONENT_BYTES
+    with pytest.raises(ValueError, match="longer than 1024"):
+        object_key("/".join(["segment" * 20] * 8), "2024-05-17", "c1", "f")
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "....", "/", "\x00\x01", "   ", "\u200b"])
+def test_object_key_rejects_names_that_cannot_be_made_safe(bad: str) -> None:
+    with pytest.raises(ValueError):
+        object_key("p", "2024-05-17", "c1", bad)
+    with pytest.raises(ValueError):
+        object_key("p", "2024-05-17", bad, "f.json")
+
+
+@pytest.mark.parametrize("prefix", ["a/../b", "..", "./x", "a b", ".hidden", "x/\x00"])
+def test_object_key_rejects_unsafe_prefixes(prefix: str) -> None:
+    with pytest.raises(ValueError):
+        object_key(prefix, "2024-05-17", "c1", "f.json")
+
+
+@pytest.mark.parametrize("date", ["2024-5-17", "2024-02-30", "../2024-05-17", "20240517", ""])
+def test_object_key_rejects_bad_dates(date: str) -> None:
+    with pytest.raises(ValueError):
+        object_key("p", date, "c1", "f.json")
+
+
+def test_object_key_properties_on_random_hostile_names() -> None:
+    alphabet = [*"ab.-_/\\ ~", "..", "\x00", "\x1f", "\x7f", "\u200b", "\u202e", "é", "\uff45"]
+    alphabet += ["\u0301", "\uff0e", "\uff0f", "\ud7ff", "\U0001f600", "\n", "%2e", "?", "#"]
+    rng = random.Random(20240517)
+    seen: dict[str, str] = {}
+    for _ in range(3000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        try:
+            key = object_key("base/pre", "2024-05-17", "crawl-1", name)
+        except ValueError:
+            assert not any(ch.isalnum() for ch in unicodedata.normalize("NFKC", name))
+            continue
+        parts = key.split("/")
+        assert parts[:4] == ["base", "pre", "2024-05-17", "crawl-1"]
+        assert len(parts) == 5, "a file name never adds a level"
+        last = parts[-1]
+        assert last not in {"", ".", ".."} and not last.startswith(".")
+        assert all(unicodedata.category(ch)[0] != "C" for ch in last)
+        assert "\\" not in last and " " not in last
+        assert len(last.encode()) <= MAX_COMPONENT_BYTES
+        assert seen.setdefault(key, name) == name, f"{name!r} and {seen[key]!r} share a key"
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+def test_config_from_scrapy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    settings = Settings(
+        {
+            "ARCHIVER_S3_BUCKET": " my-bucket ",
+            "ARCHIVER_S3_PREFIX": "archive/news",
+            "ARCHIVER_S3_ENDPOINT_URL": "",
+            "ARCHIVER_S3_REGION": "eu-west-3",
+            "ARCHIVER_S3_ADDRESSING_STYLE": "Virtual",
+            "ARCHIVER_S3_MULTIPART_THRESHOLD": "10485760",
+            "ARCHIVER_S3_MULTIPART_CHUNKSIZE": 8 * MIB,
+            "ARCHIVER_S3_MAX_ATTEMPTS": 3,
+            "ARCHIVER_S3_UPLOAD_THREADS": 4,
+            "ARCHIVER_KEEP_LOCAL": "true",
+        }
+    )
+    cfg = S3Config.from_settings(settings)
+    assert cfg == S3Config(
+        bucket="my-bucket",
+        prefix="archive/news",
+        endpoint_url=None,
+        region="eu-west-3",
+        addressing_style="virtual",
+        multipart_threshold=10 * MIB,
+        multipart_chunksize=8 * MIB,
+        max_attempts=3,
+        upload_threads=4,
+        keep_local=True,
+    )
+    assert cfg.enabled
+    assert not S3Config.from_settings(Settings({"ARCHIVER_S3_BUCKET": ""})).enabled
+
+
+def test_config_endpoint_falls_back_to_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert S3Config.from_settings(Settings({})).endpoint_url == "http://127.0.0.1:9"
+    explicit = Settings({"ARCHIVER_S3_ENDPOINT_URL": "http://127.0.0.1:10"})
+    assert S3Config.from_settings(explicit).endpoint_url == "http://127.0.0.1:10"
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert S3Config.from_settings(Settings({})).endpoint_url is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ARCHIVER_S3_ADDRESSING_STYLE", "dns", "ADDRESSING_STYLE"),
+        ("ARCHIVER_S3_MULTIPART_CHUNKSIZE", 1024, "5 MiB"),
+        ("ARCHIVER_S3_MAX_ATTEMPTS", "many", "expected an integer"),
+        ("ARCHIVER_S3_MAX_ATTEMPTS", 0, "1 or more"),
+        ("ARCHIVER_S3_ENDPOINT_URL", "127.0.0.1:9000", "http"),
+        ("ARCHIVER_S3_PREFIX", "a/../b", "'..'"),
+        ("ARCHIVER_S3_BUCKET", "a b", "bucket name"),
+        ("ARCHIVER_KEEP_LOCAL", "perhaps", "true or false"),
+    ],
+)
+def test_config_rejects_bad_settings(name: str, value: Any, message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        S3Config.from_settings(Settings({"ARCHIVER_S3_BUCKET": "bucket", name: value}))
+
+
+def test_content_types() -> None:
+    assert content_type_for("a.warc.gz") == "application/warc"
+    assert content_type_for("manifest.json") == "application/json"
+    assert content_type_for("index.cdxj").startswith("text/plain")
+    assert content_type_for("blob.bin") == "application/octet-stream"
+
+
+# --- digests ----------------------------------------------------------------------------
+
+
+def test_digest_file_whole_and_per_part(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    data = write_random(path, 13 * MIB + 17)
+    digest = digest_file(path, 5 * MIB)
+    assert digest.size == len(data)
+    assert digest.sha256_hex == hashlib.sha256(data).hexdigest()
+    parts = [hashlib.sha256(data[i : i + 5 * MIB]).digest() for i in range(0, len(data), 5 * MIB)]
+    assert list(digest.part_sha256) == parts
+    expected = base64.b64encode(hashlib.sha256(b"".join(parts)).digest()).decode() + "-3"
+    assert digest.composite == expected
+    assert digest_file(path).composite is None
+
+
+def test_part_size_follows_s3transfer_limits() -> None:
+    cfg = S3Config(bucket="bkt", multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB)
+    assert part_size_for(cfg, 8 * MIB - 1) is None
+    assert part_size_for(cfg, 8 * MIB) == 8 * MIB
+    # 10,000 parts at most: a 100 GiB file needs 16 MiB parts.
+    assert part_size_for(cfg, 100 * 1024 * MIB) == 16 * MIB
+
+
+# --- uploads against SeaweedFS ------------------------------------------------------------
+
+
+def count_calls(client: Any, operation: str) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **kwargs: Any) -> None:
+        calls.append(params)
+
+    client.meta.events.register(f"provide-client-params.s3.{operation}", record)
+    return calls
+
+
+@pytest.mark.s3
+def test_small_upload_is_stored_and_verified(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "small.warc.gz"
+    data = write_random(path, 150_000)
+    result = Uploader(s3_bucket.cfg).upload_file(path, "k/small.warc.gz", content_type="a/b")
+    assert result.verified and not result.already_present
+    assert result.size == len(data)
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert path.exists(), "upload_file never deletes"
+    assert s3_bucket.read("k/small.warc.gz") == data
+    head = s3_bucket.client.head_object(
+        Bucket=s3_bucket.name, Key="k/small.warc.gz", ChecksumMode="ENABLED"
+    )
+    assert head["Metadata"]["sha256"] == result.sha256
+    assert head["ContentType"] == "a/b"
+    assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@pytest.mark.s3
+def test_multipart_upload_checks_every_part(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "big.warc.gz"
+    data = write_random(path, 20 * MIB + 12345)
+    uploader = Uploader(s3_bucket.cfg)
+    parts = count_calls(uploader.client, "UploadPart")
+    result = uploader.upload_file(path, "k/big.warc.gz")
+    assert result.verified and result.size == len(data)
+    assert len(parts) == 3
+    assert all(p.get("ChecksumAlgorithm") == "SHA256" for p in parts)
+    head = s3_bucket.client.head_object(
+        Bucket=s3_bucket.name, Key="k/big.warc.gz", ChecksumMode="ENABLED"
+    )
+    assert head["ChecksumSHA256"] == digest_file(path, 8 * MIB).composite
+    assert head["ChecksumSHA256"].endswith("-3")
+    assert hashlib.sha256(s3_bucket.read("k/big.warc.gz")).hexdigest() == result.sha256
+
+
+@pytest.mark.s3
+def test_reupload_of_the_same_file_sends_nothing(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    small, big = tmp_path / "s.bin", tmp_path / "b.bin"
+    write_random(small, 1000)
+    write_random(big, 9 * MIB)
+    uploader = Uploader(s3_bucket.cfg)
+    first = [uploader.upload_file(p, p.name) for p in (small, big)]
+    puts = count_calls(uploader.client, "PutObject")
+    multipart = count_calls(uploader.client, "CreateMultipartUpload")
+    again = [uploader.upload_file(p, p.name) for p in (small, big)]
+    assert [r.already_present for r in first] == [False, False]
+    assert [r.already_present for r in again] == [True, True]
+    assert all(r.verified for r in again)
+    assert puts == [] and multipart == []
+
+
+@pytest.mark.s3
+def test_changed_local_file_replaces_the_object(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    write_random(path, 5000, seed=1)
+    uploader = Uploader(s3_bucket.cfg)
+    uploader.upload_file(path, "f.bin")
+    new = write_random(path, 5000, seed=2)
+    result = uploader.upload_file(path, "f.bin")
+    assert not result.already_present and result.verified
+    assert s3_bucket.read("f.bin") == new
+
+
+def corrupt_body_once(client: Any, operation: str, *, part: int | None = None) -> list[int]:
+    """Change one byte of a request body after boto3 computed its checksum header."""
+    hits: list[int] = []
+
+    def corrupt(request: Any, **kwargs: Any) -> None:
+        if hits or (part is not None and f"partNumber={part}" not in request.url):
+            return
+        data = request.data if isinstance(request.data, bytes) else request.data.read()
+        request.data = bytes([data[0] ^ 0xFF]) + data[1:]
+        hits.append(1)
+
+    client.meta.events.register(f"before-sign.s3.{operation}", corrupt)
+    return hits
+
+
+@pytest.mark.s3
+def test_server_rejects_a_corrupted_single_upload(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "f.warc.gz"
+    write_random(path, 4000)
+    uploader = Uploader(s3_bucket.cfg)
+    hits = corrupt_body_once(uploader.client, "PutObject")
+    with pytest.raises(UploadError, match="BadDigest") as info:
+        uploader.upload_and_release(path, "f.warc.gz", keep_local=False)
+    assert hits == [1]
+    assert s3_bucket.name in str(info.value) and "f.warc.gz" in str(info.value)
+    assert path.exists()
+    assert s3_bucket.list_keys() == []
+
+
+@pytest.mark.s3
+def test_server_rejects_a_corrupted_part(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "f.warc.gz"
+    write_random(path, 17 * MIB)
+    uploader = Uploader(replace(s3_bucket.cfg, upload_threads=1))
+    hits = corrupt_body_once(uploader.client, "UploadPart", part=2)
+    with pytest.raises(UploadError, match="BadDigest"):
+        uploader.upload_and_release(path, "f.warc.gz", keep_local=False)
+    assert hits == [1]
+    assert path.exists()
+    assert s3_bucket.list_keys() == []
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("size", [3000, 9 * MIB])
+@pytest.mark.parametrize("copy_metadata", [False, True])
+def test_verification_catches_an_object_replaced_after_upload(
+    s3_bucket: S3Bucket, tmp_path: Path, size: int, copy_metadata: bool
+) -> None:
+    path = tmp_path / "f.warc.gz"
+    write_random(path, size, seed=1)
+    other = write_random(tmp_path / "other", size, seed=2)
+    # With copy_metadata the intruder even claims our sha256: only the server checksum tells.
+    extra: dict[str, Any] = {}
+    if copy_metadata:
+        local_hex = hashlib.sha256(path.read_bytes()).hexdigest()
+        extra = {"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": local_hex}}
+    uploader = Uploader(s3_bucket.cfg)
+    admin = s3_bucket.server.client()
+    uploaded = [False]
+
+    def mark(**kwargs: Any) -> None:
+        uploaded[0] = True
+
+    def overwrite(**kwargs: Any) -> None:
+        # Another writer puts different bytes of the same size at the key before the HEAD.
+        if uploaded[0]:
+            uploaded[0] = False
+            admin.put_object(Bucket=s3_bucket.name, Key="f.warc.gz", Body=other, **extra)
+
+    uploader.client.meta.events.register("after-call.s3.PutObject", mark)
+    uploader.client.meta.events.register("after-call.s3.CompleteMultipartUpload", mark)
+    uploader.client.meta.events.register("before-call.s3.HeadObject", overwrite)
+    with pytest.raises(UploadError, match="does not match"):
+        uploader.upload_and_release(path, "f.warc.gz", keep_local=False)
+    assert path.exists(), "a file whose stored copy does not verify stays in the spool"
+    assert s3_bucket.read("f.warc.gz") == other
+
+
+@pytest.mark.s3
+def test_verify_compares_with_the_local_file(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    uploader = Uploader(s3_bucket.cfg)
+    original = tmp_path / "a"
+    write_random(original, 2048, seed=1)
+    uploader.upload_file(original, "a")
+    assert uploader.verify(original, "a")
+    same_size = tmp_path / "b"
+    write_random(same_size, 2048, seed=2)
+    with pytest.raises(UploadError, match="differs"):
+        uploader.verify(same_size, "a")
+    shorter = tmp_path / "c"
+    shorter.write_bytes(original.read_bytes()[:-1])
+    with pytest.raises(UploadError, match="size 2048 on the server, 2047 locally"):
+        uploader.verify(shorter, "a")
+    with pytest.raises(UploadError, match="missing"):
+        uploader.verify(original, "never-uploaded")
+
+
+@pytest.mark.s3
+def test_upload_and_release(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    uploader = Uploader(s3_bucket.cfg)
+    gone, kept = tmp_path / "gone.warc.gz", tmp_path / "kept.warc.gz"
+    write_random(gone, 1000)
+    write_random(kept, 1000, seed=3)
+    released = uploader.upload_and_release(gone, "gone.warc.gz", keep_local=False)
+    assert released.verified and released.released
+    assert not gone.exists()
+    held = uploader.upload_and_release(kept, "kept.warc.gz", keep_local=True)
+    assert held.verified and not held.released
+    assert kept.exists()
+    assert s3_bucket.list_keys() == ["gone.warc.gz", "kept.warc.gz"]
+
+
+@pytest.mark.s3
+def test_upload_error_names_the_cause_but_never_the_secret(
+    s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value-42")
+    with pytest.raises(UploadError) as info:
+        Uploader(s3_bucket.cfg).upload_file(path, "f")
+    message = str(info.value)
+    assert "SignatureDoesNotMatch" in message or "403" in message
+    assert s3_bucket.cfg.endpoint_url is not None and s3_bucket.cfg.endpoint_url in message
+    assert "wrong-secret-value-42" not in message
+    assert s3_bucket.server.env()["AWS_SECRET_ACCESS_KEY"] not in message
+
+
+# --- bucket_check -----------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.s3
+def test_bucket_check(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket_check(s3_bucket.cfg, s3_bucket.client)
+
+    missing = replace(s3_bucket.cfg, bucket="no-such-bucket-here")
+    with pytest.raises(UploadError, match="does not exist"):
+        bucket_check(missing, make_client(missing))
+
+    down = replace(s3_bucket.cfg, endpoint_url=f"http://127.0.0.1:{closed_port()}", max_attempts=1)
+    with pytest.raises(UploadError, match="cannot be reached"):
+        bucket_check(down, make_client(down))
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKNOTAKNOWNKEY")
+    with pytest.raises(UploadError, match="rejected the credentials") as info:
+        bucket_check(s3_bucket.cfg, make_client(s3_bucket.cfg))
+    assert "InvalidAccessKeyId" in str(info.value)
+
+
+# --- upload_spool ---------------------------------------------------------------------------
+
+
+def make_crawl(
+    spool_root: Path, crawl_id: str, files: dict[str, int], *, finished: bool = True
+) -> CrawlDir:
+    crawl = CrawlDir.create(spool_root, CrawlInfo(crawl_id, "news", STARTED))
+    for seed, (name, size) in enumerate(sorted(files.items())):
+        write_random(crawl.root / name, size, seed=seed)
+    if finished:
+        crawl.mark_finished(STARTED)
+    return crawl
+
+
+def record_upload_order(client: Any) -> list[str]:
+    order: list[str] = []
+
+    def record(params: dict[str, Any], **kwargs: Any) -> None:
+        order.append(params["Key"].rsplit("/", 1)[-1])
+
+    for operation in ("PutObject", "CreateMultipartUpload"):
+        client.meta.events.register(f"provide-client-params.s3.{operation}", record)
+    return order
+
+
+@pytest.mark.s3
+def test_upload_spool_uploads_in_order_and_cleans_up(s3_bucket: S3Bucket, spool_root: Path) -> None:
+    done = make_crawl(
+        spool_root,
+        "news-done",
+        {
+            "manifest.json": 300,
+            "news-2.warc.gz": 9 * MIB,
+            "news-1.warc.gz": 2000,
+            "index.cdxj": 100,
+            "stats.json": 50,
+        },
+    )
+    running = make_crawl(spool_root, "news-running", {"r-1.warc.gz": 500}, finished=False)
+    (running.root / "r-2.warc.gz.open").write_bytes(b"partial")
+    order = record_upload_order(s3_bucket.client)
+
+    report = upload_spool(s3_bucket.cfg, spool_root, client=s3_bucket.client)
+
+    assert order == [
+        "news-1.warc.gz",
+        "news-2.warc.gz",
+        "index.cdxj",
+        "manifest.json",
+        "stats.json",
+        "r-1.warc.gz",
+    ]
+    assert report.failed == []
+    assert report.waiting == [running.root / "r-2.warc.gz.open"]
+    assert not report.ok
+    assert report.bytes_uploaded == 9 * MIB + 2000 + 300 + 100 + 50 + 500
+    assert all(r.verified and r.released for r in report.uploaded)
+    assert not done.root.exists(), "a finished, fully uploaded crawl leaves no directory"
+    assert sorted(p.name for p in running.root.iterdir()) == ["crawl.json", "r-2.warc.gz.open"]
+    assert s3_bucket.list_keys() == sorted(
+        f"test-archive/2024-05-17/{crawl}/{name}"
+        for crawl, name in [
+            ("news-done", "index.cdxj"),
+            ("news-done", "manifest.json"),
+            ("news-done", "news-1.warc.gz"),
+            ("news-done", "news-2.warc.gz"),
+            ("news-done", "stats.json"),
+            ("news-running", "r-1.warc.gz"),
+        ]
+    )
+    head = s3_bucket.client.head_object(
+        Bucket=s3_bucket.name, Key="test-archive/2024-05-17/news-done/news-1.warc.gz"
+    )
+    assert head["ContentType"] == "application/warc"
+
+    again = upload_spool(s3_bucket.cfg, spool_root, client=s3_bucket.client)
+    assert again.uploaded == [] and again.failed == []
+
+
+@pytest.mark.s3
+def test_upload_spool_keep_local(s3_bucket: S3Bucket, spool_root: Path) -> None:
+    crawl = make_crawl(spool_root, "keep", {"a.warc.gz": 100, "manifest.json": 10})
+    cfg = replace(s3_bucket.cfg, keep_local=True)
+    report = upload_spool(cfg, spool_root, client=s3_bucket.client)
+    assert report.ok
+    assert [r.released for r in report.uploaded] == [False, False]
+    assert sorted(p.name for p in crawl.root.iterdir()) == [
+        "a.warc.gz",
+        "crawl.json",
+        "manifest.json",
+    ]
+    again = upload_spool(cfg, spool_root, client=s3_bucket.client)
+    assert [r.already_present for r in again.uploaded] == [True, True]
+    assert again.bytes_uploaded == 0
+
+
+@pytest.mark.s3
+def test_upload_spool_partial_failure_holds_back_the_manifest(
+    s3_bucket: S3Bucket, spool_root: Path
+) -> None:
+    bad = make_crawl(spool_root, "bad", {"a.warc.gz": 100, "b.warc.gz": 100, "manifest.json": 10})
+    good = make_crawl(spool_root, "good", {"c.warc.gz": 100, "manifest.json": 10})
+    uploader_client = s3_bucket.client
+    corrupt_b = {"armed": True}
+
+    def fail_b(request: Any, **kwargs: Any) -> None:
+        if corrupt_b["armed"] and request.url.endswith("/b.warc.gz"):
+            data = request.data if isinstance(request.data, bytes) else request.data.read()
+            request.data = b"\x00" + data[1:]
+
+    uploader_client.meta.events.register("before-sign.s3.PutObject", fail_b)
+    report = upload_spool(s3_bucket.cfg, spool_root, client=uploader_client)
+
+    assert [p.name for p, _ in report.failed] == ["b.warc.gz"]
+    assert "BadDigest" in report.failed[0][1]
+    assert report.waiting == [bad.root / "manifest.json"]
+    assert sorted(k.split("/", 2)[-1] for k in s3_bucket.list_keys()) == [
+        "bad/a.warc.gz",
+        "good/c.warc.gz",
+        "good/manifest.json",
+    ]
+    assert sorted(p.name for p in bad.root.iterdir()) == [
+        "b.warc.gz",
+        "crawl.json",
+        "manifest.json",
+    ]
+    assert not good.root.exists()
+
+    corrupt_b["armed"] = False
+    retry = upload_spool(s3_bucket.cfg, spool_root, client=uploader_client)
+    assert retry.ok
+    assert [r.path.name for r in retry.uploaded] == ["b.warc.gz", "manifest.json"]
+    assert not bad.root.exists()
+
+
+@pytest.mark.s3
+def test_upload_spool_survives_a_server_outage(
+    s3_server: SeaweedServer, s3_bucket: S3Bucket, spool_root: Path
+) -> None:
+    files = {"n-1.warc.gz": 3000, "n-2.warc.gz": 9 * MIB, "manifest.json": 20}
+    crawl = make_crawl(spool_root, "outage", files)
+    cfg = replace(s3_bucket.cfg, max_attempts=1)
+    s3_server.stop()
+    try:
+        report = upload_spool(cfg, spool_root, client=make_client(cfg))
+        assert report.uploaded == []
+        # The manifest is not even tried while its WARCs failed.
+        assert [p.name for p, _ in report.failed] == ["n-1.warc.gz", "n-2.warc.gz"]
+        assert all("connect" in error.lower() for _, error in report.failed)
+        assert report.waiting == [crawl.root / "manifest.json"]
+        assert sorted(p.name for p in crawl.root.iterdir()) == ["crawl.json", *sorted(files)]
+    finally:
+        s3_server.start()
+    report = upload_spool(cfg, spool_root, client=make_client(cfg))
+    assert report.ok
+    assert [r.path.name for r in report.uploaded] == ["n-1.warc.gz", "n-2.warc.gz", "manifest.json"]
+    assert not crawl.root.exists()
+    assert len(s3_bucket.list_keys()) == 3
+
+
+@pytest.mark.s3
+def test_upload_spool_progress_bar_goes_to_stderr(
+    s3_bucket: S3Bucket, spool_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_crawl(spool_root, "p", {"a.warc.gz": 3000})
+    report = upload_spool(s3_bucket.cfg, spool_root, client=s3_bucket.client, progress=True)
+    assert report.ok
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "a.warc.gz" in err
+
+
+# --- archiver upload ------------------------------------------------------------------------
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.s3
+def test_cli_upload(
+    s3_bucket: S3Bucket, spool_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = make_crawl(spool_root, "first", {"a.warc.gz": 2000, "manifest.json": 10})
+    second = make_crawl(spool_root, "second", {"b.warc.gz": 1000}, finished=False)
+    base = ["-s", f"ARCHIVER_S3_BUCKET={s3_bucket.name}", "-s", f"ARCHIVER_WARC_DIR={spool_root}"]
+
+    code, out, _ = run_cli([*base, "upload", "--crawl", "second", "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["files_uploaded"] == 1 and doc["bytes_uploaded"] == 1000
+    assert doc["uploaded"][0]["key"] == "news-archiver/2024-05-17/second/b.warc.gz"
+    assert doc["failed"] == [] and doc["waiting"] == []
+    assert first.root.exists() and (first.root / "a.warc.gz").exists()
+
+    (second.root / "b-2.warc.gz.open").write_bytes(b"still writing")
+    code, out, err = run_cli([*base, "upload"], capsys)
+    assert code == 1, "a file still being written is waiting"
+    assert "uploaded 2 file(s)" in out and "1 waiting" in out
+    assert "b-2.warc.gz.open" in err
+    assert not first.root.exists()
+
+    (second.root / "b-2.warc.gz.open").rename(second.root / "b-2.warc.gz")
+    code, out, _ = run_cli([*base, "upload"], capsys)
+    assert code == 0
+    assert "uploaded 1 file(s)" in out and "0 failed; 0 waiting" in out
+
+
+@pytest.mark.s3
+def test_cli_upload_failures(
+    s3_bucket: S3Bucket, spool_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_crawl(spool_root, "c", {"a.warc.gz": 10})
+    spool = ["-s", f"ARCHIVER_WARC_DIR={spool_root}"]
+
+    code, _, err = run_cli([*spool, "upload"], capsys)
+    assert code == 2 and "ARCHIVER_S3_BUCKET" in err
+
+    bucket = ["-s", f"ARCHIVER_S3_BUCKET={s3_bucket.name}"]
+    code, _, err = run_cli([*spool, *bucket, "upload", "--crawl", "nope"], capsys)
+    assert code == 2 and "no crawl 'nope'" in err
+
+    code, _, err = run_cli([*spool, *bucket, "-s", "ARCHIVER_S3_MAX_ATTEMPTS=x", "upload"], capsys)
+    assert code == 2 and "ARCHIVER_S3_MAX_ATTEMPTS" in err
+
+    code, out, err = run_cli(
+        [*spool, "-s", "ARCHIVER_S3_BUCKET=missing-bucket-x", "upload", "--json"], capsys
+    )
+    assert code == 1
+    assert "does not exist" in json.loads(out)["error"] and "does not exist" in err
+    assert (spool_root / "c" / "a.warc.gz").exists()
+
+
+# --- memory ---------------------------------------------------------------------------------
+
+
+def peak_rss_of(func: Callable[[], object]) -> int:
+    """Peak resident memory (bytes) of a forked child running func."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            func()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status, usage = os.wait4(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return usage.ru_maxrss * 1024
