@@ -78,7 +78,7 @@ KIND_TAGS = frozenset(
 )
 WRAP_TAGS = frozenset({"ul", "ol", "dl", "table", "tr", "blockquote"})
 WEIGHED_TAGS = frozenset({"div", "section", "article", "main", "td"})
-CANDIDATE_SKIP = frozenset({"li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "ul", "ol"})
+CANDIDATE_SKIP = frozenset({"li", "dt", "dd", "tr", "th", "thead", "tbody", "ul", "ol"})
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
