@@ -336,7 +336,9 @@ def _find_day(text: str, rules: CompiledRules, lang: str) -> str | None:
     for match in _DOTTED_DAY.finditer(text):
         return _ymd(int(match[3]), int(match[2]), int(match[1]))
     low = text.lower()
-    for match in re.finditer(r"(\d{1,2})\.?\s+([^\W\d_]+)\.?,?\s+((?:19|20)\d{2})", low):
+    for match in re.finditer(
+        r"(\d{1,2})\.?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?((?:19|20)\d{2})", low
+    ):
         month = rules.months.get(match[2]) or rules.months.get(match[2][:3])
         if month:
             return _ymd(int(match[3]), month, int(match[1]))
@@ -484,7 +486,8 @@ def _title(m: _Meta, rules: CompiledRules) -> str | None:
     keys = [normalize_phrase(t) for t in meta_titles]
     for h1 in m.h1_titles:
         key = normalize_phrase(h1)
-        if key and any(key in k or k in key for k in keys if k):
+        # The headline, not the site name in a blog's <h1>: it must cover most of a meta title.
+        if key and any((key in k and 2 * len(key) > len(k)) or k in key for k in keys if k):
             return h1
     for title in meta_titles:
         cleaned = _strip_site_name(" ".join(title.split()), rules, site_name)
