@@ -24,7 +24,7 @@ from botocore.config import Config
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.s3server import SeaweedServer
-from archiver.samplesite import SampleSite
+from archiver.samplesite import EXPECTED_DIR, SampleSite
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "news-archive"
@@ -140,7 +140,7 @@ def run(workdir: Path, *, keep: bool) -> int:
         manifest = json.loads(client.get_object(Bucket=BUCKET, Key=manifests[0])["Body"].read())
         warc_keys = [f["key"] for f in manifest["files"]]
 
-        seed = json.loads(site.expected_seed_article().read_text(encoding="utf-8"))
+        seed = json.loads((EXPECTED_DIR / "seed-article.json").read_text(encoding="utf-8"))
         seed_url = site.url + seed["url_path"]
         doc = _find_article_text(client, warc_keys, seed_url)
         if doc is None:
