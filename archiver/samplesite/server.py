@@ -32,7 +32,7 @@ from archiver.samplesite.manifest import (
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = f"news-archiver-samplesite/{__version__}"
-# Small enough that a typical article page (8-10 KB) goes out as four to six chunks.
+# Small enough that an article page (7-10 KB) goes out as four or five chunks.
 CHUNK_SIZE = 2048
 # Seconds an idle keep-alive connection is held open before the server drops it.
 IDLE_TIMEOUT = 30
