@@ -215,10 +215,11 @@ class CrawlArchive:
         return result
 
     # --- closing -----------------------------------------------------------------
-    def close(self, stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def close(self, stats: Callable[[], Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """Finish the crawl: flush and close WARCs, wait for uploads, write and upload the manifest.
 
-        Blocking; call it from a thread, never from Scrapy's reactor.
+        Blocking; call it from a thread, never from Scrapy's reactor.  `stats` is read
+        once the uploads are done, so the manifest counts them.
         """
         if self._finished:
             return self._read_manifest()
@@ -230,7 +231,7 @@ class CrawlArchive:
         results = self._wait_uploads()
         finished = datetime.now(UTC)
         self.crawl_dir.mark_finished(finished)
-        manifest = self._build_manifest(results, stats or {}, finished)
+        manifest = self._build_manifest(results, stats() if stats else {}, finished)
         manifest_path = self.crawl_dir.root / MANIFEST_NAME
         tmp = manifest_path.with_suffix(".json.tmp")
         tmp.write_text(

@@ -75,8 +75,11 @@ def _create(crawler: Crawler) -> CrawlArchive:
     logger.info("event=crawl_started crawl=%s spool=%s", crawl_id, crawl_dir.root)
 
     async def on_closed(spider: Any, reason: str) -> None:
-        final_stats = dict(stats.get_stats()) if stats is not None else {}
-        final_stats["finish_reason"] = reason
+        def final_stats() -> dict[str, Any]:
+            values = dict(stats.get_stats()) if stats is not None else {}
+            values["finish_reason"] = reason
+            return values
+
         # Closing flushes files and waits for uploads: a thread, so the reactor keeps running.
         await maybe_deferred_to_future(threads.deferToThread(archive.close, final_stats))
 
