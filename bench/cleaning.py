@@ -1,0 +1,78 @@
+"""Speed of the article cleaner against trafilatura on the same pages, in the same run.
+
+    .venv/bin/python bench/cleaning.py            # all 181 benchmark pages
+    python bench/cleaning.py --repeat 3           # best of three runs each
+
+Prints pages/s of archiver.cleaning.clean_html and of trafilatura.extract (plain text,
+comments off) and their ratio (ours / trafilatura; above 1.0 means faster). trafilatura
+is optional: install it in a separate virtualenv together with this project to compare,
+otherwise only our figure is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "datasets" / "article-extraction-benchmark"
+
+from archiver.cleaning import clean_html  # noqa: E402
+
+
+def load_pages(data: Path) -> list[tuple[str, str | None]]:
+    """(html, url) of every benchmark page, decoded before any timing."""
+    truth = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
+    return [
+        (gzip.decompress((data / "html" / f"{key}.html.gz").read_bytes()).decode("utf-8", "replace"),
+         truth[key].get("url"))
+        for key in sorted(truth)
+    ]  # fmt: skip
+
+
+def pages_per_second(func: Callable[[str, str | None], object], pages: list[tuple[str, str | None]],
+                     repeat: int) -> float:  # fmt: skip
+    """Best pages/s over `repeat` passes (the least disturbed by other processes)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for html, url in pages:
+            func(html, url)
+        best = min(best, time.perf_counter() - start)
+    return len(pages) / best
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args(argv)
+    pages = load_pages(args.data)
+    clean_html(pages[0][0], pages[0][1])  # rules are loaded once per process, not per page
+    ours = pages_per_second(lambda h, u: clean_html(h, u), pages, args.repeat)
+    print(f"pages        {len(pages)}")
+    print(f"ours         {ours:8.1f} pages/s")
+    try:
+        import trafilatura
+    except ImportError:
+        print("trafilatura  not installed: pip install trafilatura==2.3.1 (in a separate venv) "
+              "to compare")  # fmt: skip
+        return 0
+    trafilatura.extract(pages[0][0], url=pages[0][1])
+    theirs = pages_per_second(
+        lambda h, u: trafilatura.extract(h, url=u, include_comments=False), pages, args.repeat
+    )
+    print(f"trafilatura  {theirs:8.1f} pages/s  ({trafilatura.__version__})")
+    print(f"ratio        {ours / theirs:8.2f}  (ours / trafilatura)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

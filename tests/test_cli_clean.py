@@ -1,0 +1,88 @@
+"""`archiver clean` and `archiver extract` from the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archiver.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "html"
+SEED = FIXTURES / "cedaily.kremlin-rejects-nato.html"
+SEED_URL = json.loads(SEED.with_suffix(".json").read_text(encoding="utf-8"))["url"]
+
+
+def test_clean_prints_title_and_body(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["clean", str(SEED), "--url", SEED_URL]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Kremlin rejects NATO advances, insists on diplomatic hurdles\n\n")
+    assert "Ukraine proposes a ceasefire" in out and "Images source" not in out
+
+
+def test_clean_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["clean", str(SEED), "--url", SEED_URL, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["title"] == "Kremlin rejects NATO advances, insists on diplomatic hurdles"
+    assert data["authors"] == ["Anna Kowalczyk"]
+    assert data["published"] == "2025-05-12T09:41:00+02:00"
+    assert data["language"] == "en"
+    assert data["canonical_url"] == SEED_URL
+    assert data["body"].startswith("Russia cannot allow NATO infrastructure")
+
+
+def test_clean_unreadable_file_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["clean", str(tmp_path / "missing.html")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_clean_non_article_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "empty.html"
+    page.write_bytes(b"")
+    assert main(["clean", str(page)]) == 1
+    assert "no article: empty document" in capsys.readouterr().err
+
+
+def _warc(path: Path) -> None:
+    story = SEED.read_bytes()
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for uri, status, ctype in [
+            (SEED_URL, "200 OK", "text/html; charset=utf-8"),
+            ("https://www.cedaily.example/missing", "404 Not Found", "text/html"),
+            ("https://www.cedaily.example/logo.png", "200 OK", "image/png"),
+        ]:
+            headers = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+            record = writer.create_warc_record(
+                uri, "response", payload=io.BytesIO(story), http_headers=headers
+            )
+            writer.write_record(record)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_extract_writes_one_line_per_article(tmp_path: Path, jobs: str) -> None:
+    warc = tmp_path / "crawl.warc.gz"
+    _warc(warc)
+    out = tmp_path / "items.jsonl"
+    assert main(["extract", str(warc), "-o", str(out), "-j", jobs]) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["target_uri"] == SEED_URL
+    assert line["warc_file"] == str(warc)
+    assert line["warc_record_id"].startswith("<urn:uuid:")
+    assert line["warc_date"]
+    assert line["title"] == "Kremlin rejects NATO advances, insists on diplomatic hurdles"
+
+
+def test_extract_reports_unreadable_warc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["extract", str(tmp_path / "nope.warc.gz"), "-o", str(tmp_path / "o.jsonl")]) == 1
+    assert "nope.warc.gz" in capsys.readouterr().err
