@@ -358,3 +358,90 @@ def test_manifest_counts_match_the_files(crawled: Crawled) -> None:
     stats = crawled.manifest["stats"]
     assert stats["archiver/warc/responses"] == len(crawled.of_type("response"))
     assert crawled.manifest["uploads_waiting"] == []
+
+
+# --- replay in pywb -------------------------------------------------------------------
+
+PYWB_VENV = ROOT / "var" / "pywb-venv"
+
+
+def _pywb() -> Path:
+    """pywb in a virtualenv of its own (it pins an old redis client); built once, then reused."""
+    wayback = PYWB_VENV / "bin" / "wayback"
+    if wayback.exists():
+        return PYWB_VENV / "bin"
+    subprocess.run([sys.executable, "-m", "venv", str(PYWB_VENV)], check=True, timeout=300)
+    install = subprocess.run(
+        [str(PYWB_VENV / "bin" / "pip"), "install", "--quiet", "pywb>=2.8"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if install.returncode != 0 or not wayback.exists():
+        pytest.skip(f"pywb cannot be installed here: {install.stderr.strip()[-500:]}")
+    return PYWB_VENV / "bin"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_pages_replay_in_pywb(crawled: Crawled, tmp_path: Path) -> None:
+    import time
+    import urllib.request
+
+    bin_dir = _pywb()
+    subprocess.run(
+        [str(bin_dir / "wb-manager"), "init", "news"], cwd=tmp_path, check=True, capture_output=True
+    )
+    subprocess.run(
+        [str(bin_dir / "wb-manager"), "add", "news", *map(str, crawled.warcs.values())],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(bin_dir / "wayback"), "--bind", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        expected = json.loads((EXPECTED_DIR / "seed-article.json").read_text(encoding="utf-8"))
+        pages = {p.url: p for p in site_manifest(crawled.site.url)}
+        targets = [crawled.site.url + expected["url_path"]]
+        targets += [
+            u for u, p in pages.items() if p.kind == "article" and (p.chunked or p.content_encoding)
+        ]
+        deadline = time.monotonic() + 60
+        for target in targets:
+            # id_ asks pywb for the archived payload itself, without its rewriting.
+            replay_url = f"http://127.0.0.1:{port}/news/2026id_/{target}"
+            while True:
+                try:
+                    with urllib.request.urlopen(replay_url, timeout=10) as resp:
+                        body = resp.read()
+                        encoding = resp.headers.get("Content-Encoding")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+            if encoding == "gzip":
+                body = gzip.decompress(body)
+            title = (pages[target].title or "").split(" ")[0].encode()
+            assert title and title in body, target
+        assert (
+            b"Kremlin rejects NATO advances"
+            in urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/news/2026id_/{targets[0]}", timeout=10
+            ).read()
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
