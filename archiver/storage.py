@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self
+from urllib.parse import urlsplit
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
@@ -119,10 +120,17 @@ class S3Config:
                 f"ARCHIVER_S3_BUCKET: {self.bucket!r} is not a bucket name "
                 "(3 or more characters, no spaces or slashes)"
             )
-        if self.endpoint_url is not None and not re.match(r"https?://[^/\s]+", self.endpoint_url):
-            raise SettingError(
-                f"ARCHIVER_S3_ENDPOINT_URL: {self.endpoint_url!r} is not an http(s):// URL"
-            )
+        if self.endpoint_url is not None:
+            if not re.match(r"https?://[^/\s]+", self.endpoint_url):
+                raise SettingError(
+                    f"ARCHIVER_S3_ENDPOINT_URL: {self.endpoint_url!r} is not an http(s):// URL"
+                )
+            if "@" in urlsplit(self.endpoint_url).netloc:
+                # Never echo it: the part before "@" is a credential.
+                raise SettingError(
+                    "ARCHIVER_S3_ENDPOINT_URL must not hold credentials (user:password@); "
+                    "use the AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, a role)"
+                )
         if self.addressing_style not in _ADDRESSING_STYLES:
             raise SettingError(
                 f"ARCHIVER_S3_ADDRESSING_STYLE: expected one of {', '.join(_ADDRESSING_STYLES)}, "

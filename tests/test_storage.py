@@ -8,8 +8,9 @@ import json
 import os
 import random
 import socket
+import subprocess
+import sys
 import unicodedata
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,6 +220,13 @@ def test_config_rejects_bad_settings(name: str, value: Any, message: str) -> Non
         S3Config.from_settings(Settings({"ARCHIVER_S3_BUCKET": "bucket", name: value}))
 
 
+def test_config_refuses_credentials_in_the_endpoint_without_echoing_them() -> None:
+    settings = Settings({"ARCHIVER_S3_ENDPOINT_URL": "http://key:hunter2@127.0.0.1:9000"})
+    with pytest.raises(SettingError, match="must not hold credentials") as info:
+        S3Config.from_settings(settings)
+    assert "hunter2" not in str(info.value)
+
+
 def test_content_types() -> None:
     assert content_type_for("a.warc.gz") == "application/warc"
     assert content_type_for("manifest.json") == "application/json"
@@ -279,6 +287,16 @@ def test_small_upload_is_stored_and_verified(s3_bucket: S3Bucket, tmp_path: Path
     assert head["Metadata"]["sha256"] == result.sha256
     assert head["ContentType"] == "a/b"
     assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@pytest.mark.s3
+def test_empty_file_uploads_and_verifies(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "empty.cdxj"
+    path.write_bytes(b"")
+    result = Uploader(s3_bucket.cfg).upload_file(path, "empty.cdxj")
+    assert result.verified and result.size == 0
+    assert result.sha256 == hashlib.sha256(b"").hexdigest()
+    assert s3_bucket.read("empty.cdxj") == b""
 
 
 @pytest.mark.s3
@@ -719,16 +737,42 @@ def test_cli_upload_failures(
 
 # --- memory ---------------------------------------------------------------------------------
 
+MEMORY_PROBE = """
+import resource, sys
+from pathlib import Path
+from archiver.storage import S3Config, Uploader
+cfg = S3Config(bucket=sys.argv[1], endpoint_url=sys.argv[2], multipart_threshold=8 << 20,
+               multipart_chunksize=8 << 20, upload_threads=2)
+uploader = Uploader(cfg)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = uploader.upload_file(Path(sys.argv[3]), "memory-probe")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert result.verified
+print((after - before) * 1024)
+"""
 
-def peak_rss_of(func: Callable[[], object]) -> int:
-    """Peak resident memory (bytes) of a forked child running func."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        try:
-            func()
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    _, status, usage = os.wait4(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return usage.ru_maxrss * 1024
+
+@pytest.mark.s3
+def test_memory_does_not_grow_with_file_size(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "large.warc.gz"
+    with open(path, "wb") as out:
+        for seed in range(96):
+            out.write(random.Random(seed).randbytes(MIB))
+    env = {**os.environ, **s3_bucket.server.env()}
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEMORY_PROBE,
+            s3_bucket.name,
+            s3_bucket.server.endpoint_url,
+            str(path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    growth = int(probe.stdout.strip())
+    # Whole-file buffering would add 96 MiB; two threads with one 8 MiB part each stay far below.
+    assert growth < 32 * MIB, f"peak RSS grew by {growth / MIB:.1f} MiB for a 96 MiB upload"
