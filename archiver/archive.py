@@ -36,6 +36,9 @@ from archiver.warc import (
 logger = logging.getLogger(__name__)
 
 Counter = Callable[[str, int], None]
+# Runs once per closed WARC, off the writer thread; returns sidecar files (an index, say)
+# to upload beside it.
+CloseHook = Callable[[ClosedWarc], list[Path]]
 
 WARC_CONFORMS_TO = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 MANIFEST_NAME = "manifest.json"
@@ -110,6 +113,10 @@ class CrawlArchive:
         self._uploads: dict[str, Future[UploadResult]] = {}
         self._upload_errors: dict[str, str] = {}
         self._closed_files: list[ClosedWarc] = []
+        self._close_hooks: list[CloseHook] = []
+        self._sidecars: dict[str, list[str]] = {}
+        # Hooks and uploads of closed files run here, so the writer thread goes straight on.
+        self._post_close = ThreadPoolExecutor(1, thread_name_prefix="archiver-closed")
         self._lock = threading.Lock()
         self._finished = False
 
@@ -176,6 +183,10 @@ class CrawlArchive:
         info = self.crawl_dir.info
         return object_key(self._key_prefix, info.crawl_date, info.crawl_id, filename)
 
+    def add_close_hook(self, hook: CloseHook) -> None:
+        """Run `hook` on every WARC this crawl closes; the files it returns are uploaded too."""
+        self._close_hooks.append(hook)
+
     def _on_warc_closed(self, closed: ClosedWarc) -> None:
         with self._lock:
             self._closed_files.append(closed)
@@ -184,7 +195,21 @@ class CrawlArchive:
         logger.info(
             "event=warc_closed file=%s size=%d records=%s", closed.name, closed.size, closed.records
         )
+        self._post_close.submit(self._after_close, closed).add_done_callback(self._on_written)
+
+    def _after_close(self, closed: ClosedWarc) -> None:
+        sidecars: list[Path] = []
+        for hook in self._close_hooks:
+            try:
+                sidecars.extend(hook(closed))
+            except Exception as exc:
+                self._count("archiver/warc/close_hook_errors", 1)
+                logger.error("event=close_hook_failed file=%s error=%r", closed.name, exc)
+        with self._lock:
+            self._sidecars[closed.name] = [p.name for p in sidecars]
         self._schedule_upload(closed.path)
+        for path in sidecars:
+            self._schedule_upload(path)
 
     def _schedule_upload(self, path: Path) -> None:
         if self._uploader is None or self._upload_pool is None:
@@ -225,6 +250,7 @@ class CrawlArchive:
             return self._read_manifest()
         self._finished = True
         self._thread.close()
+        self._post_close.shutdown(wait=True)
         self._items_io.shutdown(wait=True)
         if self._items_path.exists():
             self._schedule_upload(self._items_path)
@@ -284,6 +310,7 @@ class CrawlArchive:
                     "size": closed.size,
                     "sha256": closed.sha256,
                     "records": dict(closed.records),
+                    "sidecars": self._sidecars.get(closed.name, []),
                     "first_date": warc_date(closed.first_date) if closed.first_date else None,
                     "last_date": warc_date(closed.last_date) if closed.last_date else None,
                     "uploaded": bool(uploaded and uploaded.verified),
