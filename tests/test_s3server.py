@@ -47,9 +47,12 @@ def accepts(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def new_server(tmp_path: Path, **kwargs: object) -> SeaweedServer:
+def new_server(tmp_path: Path, s3_port: int = 0) -> SeaweedServer:
     return SeaweedServer(
-        tmp_path / "weed", access_key="AKTESTSERVER1", secret_key="test-only-secret-1", **kwargs
+        tmp_path / "weed",
+        access_key="AKTESTSERVER1",
+        secret_key="test-only-secret-1",
+        s3_port=s3_port,
     )
 
 
