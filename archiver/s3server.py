@@ -70,6 +70,8 @@ def find_weed() -> Path:
 
 
 def _port_free(host: str, port: int) -> bool:
+    if not 0 < port <= 65535:
+        return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Go listeners set SO_REUSEADDR, so a port in TIME_WAIT is usable by weed.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Link hops from the start URLs.  Entries of a feed or sitemap share its depth, so
+# `-a max_depth=0` fetches the start URLs, the sitemaps and feeds, and their articles.
+DEPTH_META_KEY = "archiver_depth"
+
 
 class SpiderArgumentError(ValueError):
     """A bad `-a` argument; the message says which and why."""
@@ -101,7 +105,7 @@ class NewsSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        """Create the spider, apply max_depth, and listen for robots.txt sitemaps."""
+        """Create the spider and listen for robots.txt sitemaps."""
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         agent = user_agent(settings.get("ARCHIVER_CONTACT_URL"))
@@ -114,8 +118,6 @@ class NewsSpider(scrapy.Spider):
                 agent,
                 priority=settings.getpriority("ARCHIVER_CONTACT_URL") or "spider",
             )
-        if spider.max_depth is not None:
-            crawler.settings.set("DEPTH_LIMIT", spider.max_depth, priority="spider")
         crawler.signals.connect(spider._on_robots_parsed, signal=signals.robots_parsed)
         return spider
 
@@ -132,9 +134,13 @@ class NewsSpider(scrapy.Spider):
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
 
     def _request(
-        self, url: str, *, source: str, dont_filter: bool = False
+        self, url: str, *, source: str, depth: int = 0, dont_filter: bool = False
     ) -> scrapy.Request | None:
         if not self._allowed(url):
+            return None
+        if self.max_depth is not None and depth > self.max_depth:
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("archiver/spider/over_max_depth")
             return None
         key = canonicalize_url(url)
         if key in self._seen:
@@ -146,16 +152,21 @@ class NewsSpider(scrapy.Spider):
         self._seen.add(key)
         self._scheduled += 1
         return scrapy.Request(
-            url, callback=self.parse, meta={"archiver_source": source}, dont_filter=dont_filter
+            url,
+            callback=self.parse,
+            meta={"archiver_source": source, DEPTH_META_KEY: depth},
+            dont_filter=dont_filter,
         )
 
-    def _from_entries(self, entries: Iterable[Entry], source: str) -> Iterator[scrapy.Request]:
+    def _from_entries(
+        self, entries: Iterable[Entry], source: str, depth: int
+    ) -> Iterator[scrapy.Request]:
         for entry in entries:
             if self.since is not None and entry.date is not None and entry.date < self.since:
                 if self.crawler.stats is not None:
                     self.crawler.stats.inc_value("archiver/spider/older_than_since")
                 continue
-            request = self._request(entry.url, source=source)
+            request = self._request(entry.url, source=source, depth=depth)
             if request is not None:
                 yield request
 
@@ -170,6 +181,10 @@ class NewsSpider(scrapy.Spider):
             if sitemap_request is not None and self.crawler.engine is not None:
                 self.crawler.engine.crawl(sitemap_request)
 
+    @staticmethod
+    def _depth(response: Response) -> int:
+        return int(response.meta.get(DEPTH_META_KEY, 0))
+
     # --- responses -------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """Dispatch on what the body is: feed, sitemap or HTML page."""
@@ -179,14 +194,16 @@ class NewsSpider(scrapy.Spider):
         if stats is not None:
             stats.inc_value(f"archiver/spider/kind/{kind}")
         if kind in ("rss", "atom"):
-            yield from self._from_entries(parse_feed(response.body, response.url), "feed")
+            yield from self._from_entries(
+                parse_feed(response.body, response.url), "feed", self._depth(response)
+            )
         elif kind in ("sitemapindex", "urlset"):
             try:
                 _, entries = parse_sitemap(response.body, response.url)
             except ValueError as exc:
                 logger.warning("event=sitemap_refused url=%s reason=%s", response.url, exc)
                 return
-            yield from self._from_entries(entries, kind)
+            yield from self._from_entries(entries, kind, self._depth(response))
         elif kind == "html" and isinstance(response, TextResponse):
             yield from self._parse_html(response, content_type)
 
@@ -205,10 +222,10 @@ class NewsSpider(scrapy.Spider):
                 detection=info.reason,
             )
         for feed in info.feeds:
-            request = self._request(feed, source="feed link")
+            request = self._request(feed, source="feed link", depth=self._depth(response) + 1)
             if request is not None:
                 yield request
         for link in info.links:
-            request = self._request(link, source="link")
+            request = self._request(link, source="link", depth=self._depth(response) + 1)
             if request is not None:
                 yield request

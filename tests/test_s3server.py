@@ -126,10 +126,11 @@ def test_context_manager_stops_the_server(tmp_path: Path) -> None:
 
 
 def test_a_taken_s3_port_fails_with_the_log(tmp_path: Path) -> None:
+    # A port whose gRPC twin fits below 65536, so only the taken port itself can fail.
+    (port,) = pick_ports("127.0.0.1", 1)
     with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", 0))
+        blocker.bind(("127.0.0.1", port))
         blocker.listen()
-        port = blocker.getsockname()[1]
         server = new_server(tmp_path, s3_port=port)
         with pytest.raises(SeaweedError, match=f"port\\(s\\) {port} on 127.0.0.1 are in use"):
             server.start(timeout=20)
