@@ -53,6 +53,12 @@ SPARE_CHARS = 400
 # A content-rule match is taken instead of the best-scoring container when it holds at least
 # this share of that container's prose (lower shares are a teaser that reuses the class).
 CONTENT_SHARE = 0.25
+# A standfirst is looked for this many blocks back from the body (a picture's caption and
+# credit, a byline and a date often sit in between); 3 to 12 score the same on the benchmark.
+LEAD_LOOKBACK = 6
+# Prose paragraphs found there that still make a standfirst: with 2, a photo caption
+# printed as a paragraph came in with the byline on one benchmark page (-0.0007 F1).
+LEAD_MAX = 1
 
 ARTICLE_TYPES = frozenset(
     {
@@ -83,6 +89,7 @@ CANDIDATE_SKIP = frozenset({"li", "dt", "dd", "tr", "th", "thead", "tbody", "ul"
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _WORDS = re.compile(r"\w+")
+_WORD_CHAR = re.compile(r"[^\W_]")
 _SPACES = re.compile(r"\s+")
 _LANG = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
 _HAS_TIME = re.compile(r"\d{1,2}:\d{2}")
@@ -566,6 +573,7 @@ def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
     selectors = rules.drop_selectors
     selected = selectors.complex_matches(body)
     positive, negative = rules.positive_class, rules.negative_class
+    lead_class = rules.lead_class
     # Top-down, so that nothing inside a dropped element is looked at.
     stack = [body]
     while stack:
@@ -584,6 +592,8 @@ def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
                 or el in selected
             )
             if doomed and not spared(el, measure(el)):
+                if lead_class is not None:
+                    stack.extend(_rescue_lead(el, lead_class))
                 _drop(el)
                 continue
             if words is not None and tag in WEIGHED_TAGS:
@@ -604,6 +614,26 @@ def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
             if rank is not None:
                 el.set("data-cr", str(rank))
     return body
+
+
+def _rescue_lead(el: etree._Element, lead_class: re.Pattern[str]) -> list[etree._Element]:
+    """Move the standfirst out of a story header that is about to go (it holds the <h1>)."""
+    if next(el.iter("h1"), None) is None:
+        return []
+    moved: list[etree._Element] = []
+    for inner in el.iter():
+        if inner is el or not isinstance(inner.tag, str):
+            continue
+        words = f"{inner.get('class') or ''} {inner.get('id') or ''}".lower()
+        if not lead_class.search(words) or len(_text(inner)) < GOOD_BLOCK_CHARS:
+            continue
+        if any(inner in m.iterdescendants() for m in moved):
+            continue
+        moved.append(inner)
+    for lead in moved:
+        lead.tail = None
+        el.addprevious(lead)
+    return moved
 
 
 def _drop(el: etree._Element) -> None:
@@ -627,15 +657,20 @@ def _drop(el: etree._Element) -> None:
 class _Block:
     """One paragraph-like piece of text, with where it sits and how link-heavy it is."""
 
-    __slots__ = ("chars", "html", "kind", "links", "text", "wrap")
+    __slots__ = ("chars", "html", "kind", "links", "only_links", "text", "wrap")
 
-    def __init__(self, kind: str, text: str, html: str, links: int, wrap: tuple[str, ...]) -> None:
+    def __init__(
+        self, kind: str, text: str, html: str, links: int, wrap: tuple[str, ...], only_links: bool
+    ) -> None:
         self.kind = kind
         self.text = text
         self.html = html
         self.links = links
         self.chars = len(text)
         self.wrap = wrap
+        # Two or more links with nothing but punctuation between them: a breadcrumb or a tag
+        # line (a single bracketed link is often a quote's source, kept).
+        self.only_links = only_links
 
     @property
     def link_density(self) -> float:
@@ -654,13 +689,14 @@ class _Block:
 
 
 class _Node:
-    __slots__ = ("end", "rank", "start", "weight")
+    __slots__ = ("end", "name", "rank", "start", "weight")
 
-    def __init__(self, start: int, end: int, rank: int | None, weight: int) -> None:
+    def __init__(self, start: int, end: int, rank: int | None, weight: int, name: str) -> None:
         self.start = start
         self.end = end
         self.rank = rank
         self.weight = weight
+        self.name = name
 
 
 class _Walker:
@@ -674,6 +710,8 @@ class _Walker:
         self.parts: list[str] = []
         self.html: list[str] = []
         self.links = 0
+        self.free_words = False
+        self.link_runs = 0
         self.in_link = 0
         self.kind = "p"
         self.wrap: list[str] = []
@@ -692,8 +730,12 @@ class _Walker:
             text = "\n".join(line for line in lines if line)
             html = " ".join("".join(self.html).split())
         if text:
-            self.blocks.append(_Block(self.kind, text, html, self.links, tuple(self.wrap)))
+            only_links = self.link_runs >= 2 and not self.free_words
+            self.blocks.append(
+                _Block(self.kind, text, html, self.links, tuple(self.wrap), only_links)
+            )
         self.parts, self.html, self.links, self.last_br = [], [], 0, False
+        self.free_words, self.link_runs = False, 0
 
     def add_text(self, text: str) -> None:
         if not text:
@@ -710,6 +752,8 @@ class _Walker:
         self.html.append(html_lib.escape(text, quote=False))
         if self.in_link:
             self.links += len(text.strip())
+        elif not self.free_words and _WORD_CHAR.search(text):
+            self.free_words = True
 
     def walk(self, tag: Tag, depth: int = 0) -> None:
         if depth > self.max_depth:
@@ -732,6 +776,7 @@ class _Walker:
             raw = tag.get("href")
             href = _absolute(self.base_url, raw if isinstance(raw, str) else None) or ""
             self.in_link += 1
+            self.link_runs += 1
             if href:
                 self.html.append(f'<a href="{html_lib.escape(href)}">')
         for child in tag.children:
@@ -763,6 +808,7 @@ class _Walker:
                         end,
                         int(rank) if isinstance(rank, str) else None,
                         int(weight) if isinstance(weight, str) else 0,
+                        name,
                     )
                 )
         if wrapped:
@@ -817,7 +863,7 @@ def _choose(walker: _Walker, specific: int) -> list[tuple[int, int]]:
             continue
         if len(outer) == 1:
             top = outer[0]
-            around = top.start <= best.start and best.end <= top.end
+            around = top is not best and top.start <= best.start and best.end <= top.end
             if around and prefix[top.end] - prefix[top.start] < 0.9 * best_value:
                 continue
         ranges = [(n.start, n.end) for n in outer]
@@ -833,6 +879,51 @@ def _widen(ranges: list[tuple[int, int]], blocks: list[_Block], low: int) -> lis
     while start > low and blocks[start - 1].value > 0:
         start -= 1
     return [(start, ranges[0][1]), *ranges[1:]]
+
+
+def _is_headline(block: _Block, title_key: str) -> bool:
+    if block.kind == "h1":
+        return True
+    if not title_key or block.chars >= SHORT_BLOCK_CHARS:
+        return False
+    return normalize_phrase(block.text) == title_key
+
+
+def _with_lead(
+    ranges: list[tuple[int, int]], walker: _Walker, title_key: str
+) -> list[tuple[int, int]]:
+    """Add the standfirst kept apart from the body: prose between the headline and the body.
+
+    News templates put the lead in its own element before the body container, often
+    with the picture, its caption and credit, the byline or the date in between. It is
+    taken when it sits inside the same <article> element as the body, or when the walk
+    back from the body reaches the headline.
+    """
+    blocks = walker.blocks
+    start, end = ranges[0]
+    article: _Node | None = None
+    for node in walker.nodes:
+        inside = node.name == "article" and node.start < start and end <= node.end
+        if inside and (article is None or node.start > article.start):
+            article = node
+    floor = max(0, start - LEAD_LOOKBACK)
+    if article is not None:
+        floor = max(floor, article.start)
+    leads: list[int] = []
+    reached_headline = False
+    for i in range(start - 1, floor - 1, -1):
+        block = blocks[i]
+        if _is_headline(block, title_key):
+            reached_headline = True
+            break
+        if block.kind.startswith("h") or block.link_density > LINK_DENSE:
+            break
+        if block.value > 0 and block.kind == "p":
+            leads.append(i)
+    # More prose than a standfirst holds is another story's text (or a teaser), not a lead.
+    if not leads or len(leads) > LEAD_MAX or (article is None and not reached_headline):
+        return ranges
+    return [(i, i + 1) for i in reversed(leads)] + ranges
 
 
 # --- block filters ------------------------------------------------------------------
@@ -878,7 +969,7 @@ def _filter(
             continue
         if short and rules.block_mention is not None and rules.block_mention.search(low):
             continue
-        if block.kind == "p" and block.link_density >= 0.9:
+        if block.kind == "p" and (block.link_density >= 0.9 or block.only_links):
             continue
         if block.chars < 100 and _furniture(block.text, rules, m.html_lang):
             continue
@@ -1020,8 +1111,9 @@ def _clean(html: bytes | str, url: str | None, content_type: str | None, book: R
     if not walker.blocks:
         article.reason = "no text in the page"
         return article
-    chosen = [b for start, end in _choose(walker, rules.content_specific)
-              for b in walker.blocks[start:end]]  # fmt: skip
+    ranges = _with_lead(_choose(walker, rules.content_specific), walker,
+                        normalize_phrase(article.title or ""))  # fmt: skip
+    chosen = [b for start, end in ranges for b in walker.blocks[start:end]]
     blocks = _filter(chosen, rules, m, article.title)
     words = sum(len(_WORDS.findall(b.text)) for b in blocks)
     needed = MIN_WORDS_TYPED if m.typed_article else MIN_WORDS_UNTYPED

@@ -26,7 +26,14 @@ PHRASE_KINDS = ("headings", "prefixes", "labels", "mentions")
 LIST_KINDS = ("tags", "class_keywords", "selectors")
 DROP_KEYS = frozenset(("description", "unconditional", *LIST_KINDS, *PHRASE_KINDS))
 CONTENT_KEYS = frozenset(
-    ("description", "selectors", "containers", "positive_keywords", "negative_keywords")
+    (
+        "description",
+        "selectors",
+        "containers",
+        "positive_keywords",
+        "negative_keywords",
+        "lead_keywords",
+    )
 )
 TITLE_KEYS = frozenset(("description", "label_keywords", "site_separators"))
 AUTHOR_KEYS = frozenset(("description", "selectors", "prefixes", "separators"))
@@ -71,6 +78,7 @@ class RuleSource:
     content_containers: tuple[str, ...] = ()
     positive_keywords: tuple[str, ...] = ()
     negative_keywords: tuple[str, ...] = ()
+    lead_keywords: tuple[str, ...] = ()
     title_label_keywords: tuple[str, ...] = ()
     site_separators: tuple[str, ...] = ()
     author_selectors: tuple[str, ...] = ()
@@ -175,6 +183,7 @@ def parse_rules(text: str, path: Path, *, generic: bool) -> RuleSource:
         content_containers=strings(content, "containers", "content"),
         positive_keywords=strings(content, "positive_keywords", "content"),
         negative_keywords=strings(content, "negative_keywords", "content"),
+        lead_keywords=strings(content, "lead_keywords", "content"),
         title_label_keywords=strings(title, "label_keywords", "title"),
         site_separators=strings(title, "site_separators", "title"),
         author_selectors=strings(authors, "selectors", "authors"),
@@ -207,6 +216,7 @@ def _check_generic(source: RuleSource) -> None:
     required = {
         "content selectors": source.content_selectors,
         "content containers": source.content_containers,
+        "content lead_keywords": source.lead_keywords,
         "title label_keywords": source.title_label_keywords,
         "title site_separators": source.site_separators,
         "authors selectors": source.author_selectors,
@@ -430,6 +440,7 @@ class CompiledRules:
     content_specific: int
     positive_class: re.Pattern[str] | None
     negative_class: re.Pattern[str] | None
+    lead_class: re.Pattern[str] | None
     title_label_class: re.Pattern[str] | None
     site_separators: tuple[str, ...]
     author_xpaths: tuple[etree.XPath, ...]
@@ -472,6 +483,7 @@ def compile_rules(sources: Iterable[RuleSource], name: str = "generic") -> Compi
         content_specific=len(specific),
         positive_class=keyword_regex(k for s in srcs for k in s.positive_keywords),
         negative_class=keyword_regex(k for s in srcs for k in s.negative_keywords),
+        lead_class=keyword_regex(k for s in srcs for k in s.lead_keywords),
         title_label_class=keyword_regex(k for s in srcs for k in s.title_label_keywords),
         site_separators=tuple(dict.fromkeys(x for s in srcs for x in s.site_separators)),
         author_xpaths=tuple(etree.XPath(_selector_xpath(s)) for s in dict.fromkeys(authors)),

@@ -247,3 +247,61 @@ def test_site_file_extends_generic_rules(tmp_path: Path) -> None:
     book = load_rulebook([tmp_path])
     assert "calendar" not in clean_html(page, "https://www.promotimes.example/a", rules=book).body
     assert "calendar" in clean_html(page, "https://other.example/a", rules=book).body
+
+
+# --- the standfirst -------------------------------------------------------------------
+
+STORY = "".join(
+    f"<p>Paragraph {i} of the story tells the council's decision in plain words today.</p>"
+    for i in range(6)
+)
+LEAD = "The council voted to keep the old library open, against the mayor's advice and budget."
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        # In the same <article>, with the picture's caption and credit in between.
+        f"<article><h1>Library stays open</h1><div class='intro-wrap'><p>{LEAD}</p></div>"
+        "<figure><img src='x.jpg'><figcaption>The old library.</figcaption></figure>"
+        "<div class='photo-source'>Images source: Council press office</div>"
+        f"<div class='article-body'>{STORY}</div></article>",
+        # Right after the headline, with no <article> element at all.
+        f"<div class='wrap'><h1>Library stays open</h1><p>{LEAD}</p>"
+        "<p class='when'>12 May 2025, 09:41</p>"
+        f"<div class='article-body'>{STORY}</div></div>",
+        # In a story header that goes as navigation: its standfirst stays.
+        f"<article><header class='story-header'><h1>Library stays open</h1>"
+        f"<p class='standfirst'>{LEAD}</p><p class='byline'>By Ann Lee</p></header>"
+        f"<div class='story-text'>{STORY}</div></article>",
+    ],
+    ids=["same-article", "after-headline", "in-header"],
+)
+def test_standfirst_before_the_body_container_is_article_text(page: str) -> None:
+    html = f"<html><head><title>Library stays open</title></head><body>{page}</body></html>"
+    article = clean_html(html, "https://news.example/library")
+    assert article.body.startswith(LEAD + "\n\nParagraph 0 of the story")
+    assert "Images source" not in article.body and "The old library." not in article.body
+
+
+def test_prose_elsewhere_before_the_body_is_not_a_standfirst() -> None:
+    html = (
+        "<html><head><title>Library stays open</title></head><body>"
+        f"<div class='panel'><p>{LEAD.replace('library', 'pool')}</p></div>"
+        f"<div class='wrap'><div class='article-body'>{STORY}</div></div></body></html>"
+    )
+    article = clean_html(html, "https://news.example/library")
+    assert article.body.startswith("Paragraph 0 of the story")
+    assert "pool" not in article.body
+
+
+def test_breadcrumb_and_tag_lines_are_dropped() -> None:
+    html = (
+        "<html><body><article><p><a href='/'>Home</a> \u203a <a href='/city'>City</a></p>"
+        f"{STORY}<p>Tags: <a href='/t/a'>library</a>, <a href='/t/b'>council</a></p>"
+        "<p>[<a href='https://source.example'>Source</a>]</p></article></body></html>"
+    )
+    body = clean_html(html, "https://news.example/library").body
+    assert "Home" not in body and "Tags" not in body
+    # One bracketed link is a quote's source, kept.
+    assert body.endswith("[Source]")
