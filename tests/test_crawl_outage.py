@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from archiver.s3server import SeaweedServer
 from archiver.samplesite import SampleSite
@@ -51,8 +53,16 @@ def test_warcs_wait_in_the_spool_while_storage_is_down_then_archiver_upload_send
     own_server.stop()
 
     with SampleSite() as site:
+        # Small files, so the crawl rotates through several WARCs while storage is down.
         command = crawl_command(
-            site.url, spool, bucket, own_server.endpoint_url, "-s", "ARCHIVER_S3_MAX_ATTEMPTS=1"
+            site.url,
+            spool,
+            bucket,
+            own_server.endpoint_url,
+            "-s",
+            "ARCHIVER_S3_MAX_ATTEMPTS=1",
+            "-s",
+            "ARCHIVER_WARC_MAX_SIZE=60000",
         )
         proc = run_crawl(command, own_server, tmp_path / "crawl.log")
     log = (tmp_path / "crawl.log").read_text(encoding="utf-8")
@@ -63,7 +73,8 @@ def test_warcs_wait_in_the_spool_while_storage_is_down_then_archiver_upload_send
     (crawl_dir,) = [p for p in spool.iterdir() if p.is_dir()]
     waiting = sorted(p.name for p in crawl_dir.iterdir())
     warcs = [n for n in waiting if n.endswith(".warc.gz")]
-    assert warcs, waiting
+    assert len(warcs) >= 3, waiting
+    assert warcs == sorted(warcs, key=lambda n: n.split("-")[1:3])
     assert "manifest.json" in waiting and "items.jsonl" in waiting
     manifest = json.loads((crawl_dir / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(manifest["uploads_waiting"]) == sorted([*warcs, "items.jsonl"])
@@ -103,7 +114,12 @@ def test_warcs_wait_in_the_spool_while_storage_is_down_then_archiver_upload_send
     assert set(warcs) | {"manifest.json", "items.jsonl"} <= set(names)
     client = own_server.client()
     for name, data in local_bytes.items():
-        assert client.get_object(Bucket=bucket, Key=names[name])["Body"].read() == data
+        stored = client.get_object(Bucket=bucket, Key=names[name])["Body"].read()
+        assert stored == data
+        # Every rotated file stands alone: it starts with its own warcinfo record.
+        first = next(iter(ArchiveIterator(io.BytesIO(stored))))
+        assert first.rec_type == "warcinfo"
+        assert first.rec_headers.get_header("WARC-Filename") == name
     # Verified uploads release the local copies; nothing is left waiting.
     assert not [p for p in spool.rglob("*") if ".warc" in p.name or p.name == "manifest.json"]
 
