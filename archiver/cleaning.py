@@ -28,7 +28,7 @@ from dateutil import parser as date_parser
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from archiver.rules import CompiledRules, RuleBook, default_rulebook, normalize_phrase
+from archiver.rules import CompiledRules, RuleBook, normalize_phrase, process_rulebook
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +135,9 @@ def clean_html(
     content_type: str | None = None,
     rules: RuleBook | None = None,
 ) -> Article:
-    """Clean one page; never raises (a failure comes back as `reason`)."""
+    """Clean one page with `rules`, else this process's installed or packaged rules; never raises."""
     try:
-        return _clean(html, url, content_type, rules or default_rulebook())
+        return _clean(html, url, content_type, rules or process_rulebook())
     except Exception as exc:  # the crawl must go on whatever one page holds
         logger.warning("cleaning failed for %s: %s: %s", url, type(exc).__name__, exc)
         return Article(url=url, canonical_url=url, reason=f"cleaning failed: {type(exc).__name__}")

@@ -507,6 +507,13 @@ class RuleBook:
                 self._by_domain[domain] = site
         self._compiled: dict[str, CompiledRules] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Compiled XPath objects cannot be pickled; a worker process compiles its own, once.
+        return {"generic": self.generic, "sites": self.sites}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        RuleBook.__init__(self, state["generic"], state["sites"])
+
     def site_for(self, host: str | None) -> RuleSource | None:
         """The site file whose domains include this host or one of its parent domains."""
         if not host:
@@ -536,6 +543,9 @@ def load_rulebook(extra_dirs: Iterable[str | Path] = ()) -> RuleBook:
     generic = parse_rules(generic_path.read_text(encoding="utf-8"), generic_path, generic=True)
     paths = sorted(RULES_DIR.glob(SITE_GLOB))
     for directory in extra_dirs:
+        if not Path(directory).is_dir():
+            # A mistyped directory would silently leave a site on the generic rules.
+            raise RuleError(f"{directory}: not a directory of rule files")
         found = sorted(Path(directory).glob(SITE_GLOB))
         if not found:
             logger.warning("no %s rule files in %s", SITE_GLOB, directory)
@@ -549,3 +559,16 @@ def load_rulebook(extra_dirs: Iterable[str | Path] = ()) -> RuleBook:
 def default_rulebook() -> RuleBook:
     """The packaged rules, loaded once per process."""
     return load_rulebook()
+
+
+_installed: list[RuleBook] = []
+
+
+def install_rulebook(book: RuleBook | None) -> None:
+    """Make `book` the rules of this process (a process-pool initializer); None: packaged rules."""
+    _installed[:] = [] if book is None else [book]
+
+
+def process_rulebook() -> RuleBook:
+    """The rules installed in this process, else the packaged ones."""
+    return _installed[0] if _installed else default_rulebook()

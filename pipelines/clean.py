@@ -13,10 +13,11 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from archiver.cleaning import clean_html
 from scrapy.exceptions import DropItem, NotConfigured
 
+from archiver.cleaning import clean_html
 from archiver.items import ArticleItem
+from archiver.rules import RuleBook, install_rulebook, load_rulebook
 
 if TYPE_CHECKING:
     from typing import Self
@@ -26,17 +27,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def clean_to_dict(body: bytes, url: str, content_type: str | None) -> dict[str, Any]:
-    """Run the cleaner and return a picklable dict (what crosses the process boundary)."""
-    return clean_html(body, url, content_type=content_type).to_dict()
+def clean_to_dict(
+    body: bytes, url: str, content_type: str | None, rules: RuleBook | None = None
+) -> dict[str, Any]:
+    """Run the cleaner and return a picklable dict (what crosses the process boundary).
+
+    Workers of the process pool get their rules once, from the pool's initializer, so
+    `rules` is only passed where no pickling happens (the one-thread executor).
+    """
+    return clean_html(body, url, content_type=content_type, rules=rules).to_dict()
 
 
 class CleanPipeline:
     """Fills ArticleItem.article with the cleaner's result; drops pages that hold no article."""
 
-    def __init__(self, crawler: Crawler, workers: int) -> None:
+    def __init__(self, crawler: Crawler, workers: int, rules: RuleBook | None = None) -> None:
         self.stats = crawler.stats
         self.workers = workers
+        self.rules = rules
         self.executor: Executor | None = None
 
     @classmethod
@@ -47,7 +55,10 @@ class CleanPipeline:
         workers = crawler.settings.getint("ARCHIVER_CLEAN_WORKERS")
         if workers < 0:
             raise NotConfigured(f"ARCHIVER_CLEAN_WORKERS must be 0 or more, not {workers}")
-        return cls(crawler, workers or (os.cpu_count() or 1))
+        # Rule files are read and checked once, here: a bad file stops the crawl at start.
+        dirs = crawler.settings.getlist("ARCHIVER_CLEAN_RULES_DIRS")
+        rules = load_rulebook(dirs) if dirs else None
+        return cls(crawler, workers or (os.cpu_count() or 1), rules)
 
     def open_spider(self) -> None:
         """Start the workers."""
@@ -56,8 +67,17 @@ class CleanPipeline:
         else:
             # forkserver: forking the crawl process itself would copy the reactor and its threads.
             context = multiprocessing.get_context("forkserver")
-            self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
-        logger.info("event=clean_pool_started workers=%d", self.workers)
+            self.executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=install_rulebook,
+                initargs=(self.rules,),
+            )
+        logger.info(
+            "event=clean_pool_started workers=%d site_rule_files=%d",
+            self.workers,
+            len(self.rules.sites) if self.rules is not None else 0,
+        )
 
     def close_spider(self) -> None:
         """Stop the workers."""
@@ -70,7 +90,12 @@ class CleanPipeline:
         if not isinstance(item, ArticleItem):
             return item
         assert self.executor is not None
-        future = self.executor.submit(clean_to_dict, item.body, item.url, item.content_type)
+        if self.workers == 1:
+            future = self.executor.submit(
+                clean_to_dict, item.body, item.url, item.content_type, self.rules
+            )
+        else:
+            future = self.executor.submit(clean_to_dict, item.body, item.url, item.content_type)
         try:
             article = await asyncio.wrap_future(future)
         except Exception as exc:

@@ -86,3 +86,87 @@ def test_extract_reports_unreadable_warc(
 ) -> None:
     assert main(["extract", str(tmp_path / "nope.warc.gz"), "-o", str(tmp_path / "o.jsonl")]) == 1
     assert "nope.warc.gz" in capsys.readouterr().err
+
+
+# --- ARCHIVER_CLEAN_RULES_DIRS ----------------------------------------------------------
+
+PROMO_URL = "https://www.promotimes.example/harbour"
+PROMO_SITE = "[site]\nname = 'Promo Times'\ndomains = ['promotimes.example']\n[drop.shop]\nselectors = ['p.shop-box']\n"
+PROMO_PAGE = (
+    "<html><head><title>Harbour works</title></head><body><article>"
+    + "".join(
+        f"<p>Paragraph {i} of the harbour story, long enough to count as prose here.</p>"
+        for i in range(6)
+    )
+    + "<p class='shop-box'>Buy the harbour calendar in our shop, only 9.99 this week!</p>"
+    "</article></body></html>"
+)
+
+
+@pytest.fixture
+def promo(tmp_path: Path) -> tuple[Path, Path]:
+    """(rules directory with the Promo Times site file, a saved Promo Times page)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "site-promotimes.toml").write_text(PROMO_SITE, encoding="utf-8")
+    page = tmp_path / "promo.html"
+    page.write_text(PROMO_PAGE, encoding="utf-8")
+    return rules, page
+
+
+@pytest.mark.parametrize("how", ["setting", "option", "none"])
+def test_clean_honours_the_rules_dirs_setting(
+    promo: tuple[Path, Path], how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, page = promo
+    args = ["clean", str(page), "--url", PROMO_URL]
+    if how == "setting":
+        args = ["-s", f"ARCHIVER_CLEAN_RULES_DIRS={rules}", *args]
+    elif how == "option":
+        args += ["--rules", str(rules)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Paragraph 5 of the harbour story" in out
+    assert ("calendar" in out) is (how == "none")
+
+
+def test_clean_refuses_a_bad_rules_directory(
+    tmp_path: Path, promo: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, page = promo
+    missing = tmp_path / "no-such-dir"
+    assert main(["-s", f"ARCHIVER_CLEAN_RULES_DIRS={missing}", "clean", str(page)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def _promo_warc(path: Path) -> None:
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for i in range(3):
+            headers = StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+            )
+            record = writer.create_warc_record(
+                f"{PROMO_URL}-{i}",
+                "response",
+                payload=io.BytesIO(PROMO_PAGE.encode()),
+                http_headers=headers,
+            )
+            writer.write_record(record)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_extract_honours_the_rules_dirs_setting_in_every_worker(
+    tmp_path: Path, promo: tuple[Path, Path], jobs: str
+) -> None:
+    rules, _ = promo
+    warc = tmp_path / "promo.warc.gz"
+    _promo_warc(warc)
+    out = tmp_path / "items.jsonl"
+    args = ["-s", f"ARCHIVER_CLEAN_RULES_DIRS={rules}", "extract", str(warc), "-o", str(out)]
+    assert main([*args, "-j", jobs]) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 3
+    for line in lines:
+        assert "Paragraph 5 of the harbour story" in line["body"]
+        assert "calendar" not in line["body"]

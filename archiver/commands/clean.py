@@ -9,16 +9,19 @@ from pathlib import Path
 import click
 
 from archiver.cleaning import clean_html
-from archiver.cli import EXIT_FAILURE, EXIT_OK
+from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
 from archiver.rules import RuleBook, RuleError, load_rulebook
 
+RULES_SETTING = "ARCHIVER_CLEAN_RULES_DIRS"
 
-def load_rules_option(dirs: tuple[Path, ...]) -> RuleBook | None:
-    """The rule book with extra site-file directories, or None for the packaged rules."""
-    if not dirs:
+
+def load_rules_option(ctx: Context, dirs: tuple[str | Path, ...]) -> RuleBook | None:
+    """Rules with the site files of ARCHIVER_CLEAN_RULES_DIRS and --rules; None: packaged only."""
+    every = [*ctx.settings.getlist(RULES_SETTING), *dirs]
+    if not every:
         return None
     try:
-        return load_rulebook(dirs)
+        return load_rulebook(every)
     except (RuleError, OSError) as exc:
         raise click.UsageError(f"cannot load rules: {exc}") from None
 
@@ -36,9 +39,12 @@ def load_rules_option(dirs: tuple[Path, ...]) -> RuleBook | None:
     "rules_dirs",
     multiple=True,
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Directory of extra site rule files (site-*.toml); repeatable.",
+    help="Directory of extra site rule files (site-*.toml), added to ARCHIVER_CLEAN_RULES_DIRS; "
+    "repeatable.",
 )
+@pass_context
 def command(
+    ctx: Context,
     file: Path,
     url: str | None,
     content_type: str | None,
@@ -49,12 +55,13 @@ def command(
 
     Exits 1 with a message when the file cannot be read or holds no article.
     """
+    rules = load_rules_option(ctx, rules_dirs)
     try:
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         click.echo(f"archiver clean: cannot read {file}: {exc.strerror or exc}", err=True)
         return EXIT_FAILURE
-    article = clean_html(data, url, content_type=content_type, rules=load_rules_option(rules_dirs))
+    article = clean_html(data, url, content_type=content_type, rules=rules)
     if as_json:
         click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
     elif article.is_article:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -24,7 +23,8 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archiver.cleaning import clean_html
 from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.rules import RuleBook, load_rulebook
+from archiver.commands.clean import load_rules_option
+from archiver.rules import RuleBook, install_rulebook
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +67,16 @@ def iter_captures(stream: IO[bytes], name: str) -> Iterator[Capture]:
         )
 
 
-@functools.lru_cache(maxsize=4)
-def _rulebook(dirs: tuple[str, ...]) -> RuleBook | None:
-    return load_rulebook(dirs) if dirs else None
+def clean_capture(capture: Capture, rules: RuleBook | None = None) -> dict[str, Any] | None:
+    """The output line of one capture (None when it holds no article); runs in a worker.
 
-
-def clean_capture(capture: Capture, rules_dirs: tuple[str, ...] = ()) -> dict[str, Any] | None:
-    """The output line of one capture (None when it holds no article); runs in a worker."""
+    Pool workers get the rules once, from the pool's initializer (install_rulebook).
+    """
     article = clean_html(
         capture.payload,
         capture.target_uri or None,
         content_type=capture.content_type,
-        rules=_rulebook(rules_dirs),
+        rules=rules,
     )
     if not article.is_article:
         return None
@@ -147,7 +145,8 @@ def _open_source(source: str, stack: ExitStack, ctx: Context) -> Path:
     "rules_dirs",
     multiple=True,
     type=click.Path(file_okay=False, exists=True),
-    help="Directory of extra site rule files (site-*.toml); repeatable.",
+    help="Directory of extra site rule files (site-*.toml), added to ARCHIVER_CLEAN_RULES_DIRS; "
+    "repeatable.",
 )
 @pass_context
 def command(
@@ -164,7 +163,8 @@ def command(
     """
     workers = ctx.settings.getint("ARCHIVER_CLEAN_WORKERS") if jobs is None else jobs
     workers = workers or os.cpu_count() or 1
-    dirs = tuple(str(Path(d).resolve()) for d in rules_dirs)
+    # Read and checked once here; the pool's workers get the parsed rules, not the files.
+    rules = load_rules_option(ctx, rules_dirs)
     counts = {"responses": 0, "articles": 0}
     failed: list[str] = []
     with ExitStack() as stack:
@@ -173,7 +173,13 @@ def command(
             if str(output) == "-"
             else stack.enter_context(output.open("w", encoding="utf-8"))
         )
-        pool = stack.enter_context(ProcessPoolExecutor(workers)) if workers > 1 else None
+        pool = (
+            stack.enter_context(
+                ProcessPoolExecutor(workers, initializer=install_rulebook, initargs=(rules,))
+            )
+            if workers > 1
+            else None
+        )
         pending: deque[Future[dict[str, Any] | None]] = deque()
 
         def emit(line: dict[str, Any] | None) -> None:
@@ -201,9 +207,9 @@ def command(
                     for capture in iter_captures(counted, source):  # type: ignore[arg-type]
                         counts["responses"] += 1
                         if pool is None:
-                            emit(clean_capture(capture, dirs))
+                            emit(clean_capture(capture, rules))
                             continue
-                        pending.append(pool.submit(clean_capture, capture, dirs))
+                        pending.append(pool.submit(clean_capture, capture))
                         while len(pending) >= workers * QUEUE_PER_WORKER:
                             emit(pending.popleft().result())
             except (OSError, ArchiveLoadFailed, click.UsageError) as exc:
