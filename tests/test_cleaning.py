@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from archiver.cleaning import Article, clean_html, decode_html, extract_body, iso_date
-from archiver.rules import RuleError, default_rulebook, load_rulebook, parse_rules
+from archiver.rules import (
+    RuleBook,
+    RuleError,
+    RuleSource,
+    default_rulebook,
+    load_rulebook,
+    parse_rules,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "html"
 PAGES = sorted(p.stem for p in FIXTURES.glob("*.html"))
@@ -305,3 +314,54 @@ def test_breadcrumb_and_tag_lines_are_dropped() -> None:
     assert "Home" not in body and "Tags" not in body
     # One bracketed link is a quote's source, kept.
     assert body.endswith("[Source]")
+
+
+# --- packaged site files ----------------------------------------------------------------
+
+
+def _fixtures_of(domains: tuple[str, ...]) -> list[str]:
+    out = []
+    for name in PAGES:
+        host = urlsplit(_load(name)[1]["url"]).hostname or ""
+        if any(host == d or host.endswith("." + d) for d in domains):
+            out.append(name)
+    return out
+
+
+SITE_FILES = default_rulebook().sites
+
+
+def test_rules_ship_site_files() -> None:
+    assert SITE_FILES, "archiver/rules/ holds no site-*.toml"
+
+
+@pytest.mark.parametrize("site", SITE_FILES, ids=[s.path.name for s in SITE_FILES])
+def test_site_file_ships_with_a_fixture_it_is_needed_for(site: RuleSource) -> None:
+    names = _fixtures_of(site.domains)
+    assert names, f"{site.path.name} has no fixture page in tests/fixtures/html"
+    generic_only = RuleBook(default_rulebook().generic)
+    for name in names:
+        data, expected = _load(name)
+        # test_fixture_keeps_and_drops checks the page with the site file; without it,
+        # the generic rules alone must get the page wrong, or the file is dead weight.
+        body = clean_html(data, expected["url"], rules=generic_only).body
+        wrong = [s for s in expected["must_drop"] if s in body]
+        wrong += [s for s in expected["must_keep"] if s not in body]
+        assert wrong, f"{name}: the generic rules alone clean it right"
+
+
+def test_rulebook_pickles_as_its_sources_for_worker_processes(tmp_path: Path) -> None:
+    (tmp_path / "site-promo.toml").write_text(
+        "[site]\ndomains = ['promotimes.example']\n[drop.promo]\nselectors = ['p.shop-box']\n",
+        encoding="utf-8",
+    )
+    book = load_rulebook([tmp_path])
+    book.for_host("promotimes.example")  # compiled XPath objects cannot be pickled
+    copy = pickle.loads(pickle.dumps(book))
+    assert [s.domains for s in copy.sites] == [s.domains for s in book.sites]
+    page = (
+        "<html><body><article>"
+        + "".join(f"<p>Paragraph {i} of the story, long enough to be prose.</p>" for i in range(6))
+        + "<p class='shop-box'>Buy our calendar, only 9.99 this week!</p></article></body></html>"
+    )
+    assert "calendar" not in clean_html(page, "https://promotimes.example/a", rules=copy).body
