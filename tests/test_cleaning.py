@@ -365,3 +365,39 @@ def test_rulebook_pickles_as_its_sources_for_worker_processes(tmp_path: Path) ->
         + "<p class='shop-box'>Buy our calendar, only 9.99 this week!</p></article></body></html>"
     )
     assert "calendar" not in clean_html(page, "https://promotimes.example/a", rules=copy).body
+
+
+def test_the_article_that_opens_with_the_headline_beats_longer_teaser_articles() -> None:
+    story = "".join(
+        f"<p>Sentence {i} of the story itself, about the harbour wall and its repair.</p>"
+        for i in range(7)
+    )
+    teasers = "".join(
+        f"<article><h2><a href='/t/{i}'>Other story {i}</a></h2>"
+        + f"<p>Full text of other story {i}, printed whole under the article as a teaser. </p>" * 4
+        + "</article>"
+        for i in range(4)
+    )
+    html = (
+        "<html><head><title>Harbour wall repaired</title></head><body>"
+        f"<article><h1>Harbour wall repaired</h1>{story}</article>"
+        f"<article class='more'>{teasers}</article></body></html>"
+    )
+    body = clean_html(html, "https://news.example/harbour-wall").body
+    assert body.startswith("Sentence 0 of the story") and "Sentence 6" in body
+    assert "Other story" not in body
+
+
+def test_repeated_lines_far_apart_stay_and_doubled_ones_go() -> None:
+    plan = "".join(
+        f"<h3>Day {d}</h3><p>Eat every 2-3 hours</p>"
+        f"<p>Oats with berries and yoghurt, then a walk of forty minutes before lunch.</p>"
+        f"<p>Rest day {d} notes: drink water, sleep eight hours and stretch gently.</p>"
+        for d in range(3)
+    )
+    caption = "<p>The harbour at dawn, seen from the lighthouse</p>" * 2
+    html = f"<html><body><article>{caption}{plan}</article></body></html>"
+    body = clean_html(html, "https://news.example/plan").body
+    assert body.count("Oats with berries and yoghurt") == 3
+    assert body.count("Eat every 2-3 hours") == 3
+    assert body.count("The harbour at dawn") == 1
