@@ -29,7 +29,7 @@ from typing import BinaryIO, Literal, TypeAlias
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordbuilder import RecordBuilder
 from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
@@ -47,6 +47,8 @@ ORIG_HEADER_PREFIX = b"X-Archive-Orig-"
 
 RESPONSE_CONTENT_TYPE = "application/http; msgtype=response"
 REQUEST_CONTENT_TYPE = "application/http; msgtype=request"
+# WARC 1.1 section 6.7.2: the payload is the one of the record WARC-Refers-To names.
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
 _BUILDER = RecordBuilder(warc_version=WARC_VERSION)
 _PREFIX_RE = re.compile(r"[A-Za-z0-9._-]+")
@@ -329,25 +331,123 @@ def build_exchange_records(
     resp_headers.append(("WARC-Block-Digest", digest(resp_block, algorithm)))
     response = _raw_record("response", resp_headers, resp_block, RESPONSE_CONTENT_TYPE)
 
+    request = build_request_record(
+        exchange,
+        concurrent_to=response_id,
+        digest_algorithm=algorithm,
+        record_id=request_id,
+        warcinfo_id=warcinfo_id,
+    )
+    return request, response
+
+
+def build_request_record(
+    exchange: HttpExchange,
+    *,
+    concurrent_to: str,
+    digest_algorithm: DigestAlgorithm = "sha1",
+    record_id: str | None = None,
+    warcinfo_id: str | None = None,
+) -> ArcWarcRecord:
+    """The request record of an exchange, WARC-Concurrent-To its response or revisit record."""
+    algorithm = parse_digest_algorithm(digest_algorithm)
+    uri = _check_value("target_uri", exchange.target_uri)
+    ip_address = str(ipaddress.ip_address(exchange.ip_address)) if exchange.ip_address else None
     req_head, req_body, _ = _store_message(
         exchange.request_head, exchange.request_body, f"request of {uri}"
     )
     req_headers = [
         ("WARC-Type", "request"),
-        ("WARC-Record-ID", request_id),
-        ("WARC-Date", date),
+        ("WARC-Record-ID", _check_value("record_id", record_id or new_record_id())),
+        ("WARC-Date", warc_date(exchange.date)),
         ("WARC-Target-URI", uri),
-        ("WARC-Concurrent-To", response_id),
+        ("WARC-Concurrent-To", _check_value("concurrent_to", concurrent_to)),
     ]
     if ip_address:
         req_headers.append(("WARC-IP-Address", ip_address))
     if warcinfo_id:
-        req_headers.append(("WARC-Warcinfo-ID", warcinfo_id))
+        req_headers.append(("WARC-Warcinfo-ID", _check_value("warcinfo_id", warcinfo_id)))
     req_block = req_head + req_body
     req_headers.append(("WARC-Payload-Digest", digest(req_body, algorithm)))
     req_headers.append(("WARC-Block-Digest", digest(req_block, algorithm)))
-    request = _raw_record("request", req_headers, req_block, REQUEST_CONTENT_TYPE)
-    return request, response
+    return _raw_record("request", req_headers, req_block, REQUEST_CONTENT_TYPE)
+
+
+def stored_response(exchange: HttpExchange) -> tuple[bytes, bytes, bool]:
+    """(head, body, cut short) of the response as its record stores it (chunking removed)."""
+    return _store_message(
+        exchange.response_head, exchange.response_body, f"response of {exchange.target_uri}"
+    )
+
+
+def build_revisit_record(
+    exchange: HttpExchange,
+    *,
+    refers_to: str,
+    refers_to_uri: str,
+    refers_to_date: str,
+    digest_algorithm: DigestAlgorithm = "sha1",
+    record_id: str | None = None,
+    warcinfo_id: str | None = None,
+) -> ArcWarcRecord:
+    """A revisit record (identical-payload-digest profile) for a response already archived.
+
+    The block keeps the response's status line and headers, stored as a response record
+    would store them; the body is left out, and WARC-Payload-Digest, WARC-Refers-To,
+    WARC-Refers-To-Target-URI and WARC-Refers-To-Date name the record that holds it.
+    """
+    algorithm = parse_digest_algorithm(digest_algorithm)
+    uri = _check_value("target_uri", exchange.target_uri)
+    ip_address = str(ipaddress.ip_address(exchange.ip_address)) if exchange.ip_address else None
+    if exchange.truncated:
+        raise ValueError(f"a truncated response of {uri} cannot be a revisit of a whole one")
+    head, body, cut = stored_response(exchange)
+    if cut:
+        raise ValueError(f"the response of {uri} is cut short; it cannot be a revisit")
+    headers = [
+        ("WARC-Type", "revisit"),
+        ("WARC-Record-ID", _check_value("record_id", record_id or new_record_id())),
+        ("WARC-Date", warc_date(exchange.date)),
+        ("WARC-Target-URI", uri),
+    ]
+    if ip_address:
+        headers.append(("WARC-IP-Address", ip_address))
+    if warcinfo_id:
+        headers.append(("WARC-Warcinfo-ID", _check_value("warcinfo_id", warcinfo_id)))
+    headers += [
+        ("WARC-Profile", REVISIT_PROFILE),
+        ("WARC-Refers-To-Target-URI", _check_value("refers_to_uri", refers_to_uri)),
+        ("WARC-Refers-To-Date", warc_date(parse_warc_date(refers_to_date))),
+        ("WARC-Refers-To", _check_value("refers_to", refers_to)),
+        ("WARC-Payload-Digest", digest(body, algorithm)),
+        ("WARC-Block-Digest", digest(head, algorithm)),
+    ]
+    # warcio writes only the HTTP head of a revisit, from record.http_headers, never the
+    # block stream; so the head goes there, with its bytes kept as stored.
+    return _BUILDER.create_warc_record(
+        "",
+        "revisit",
+        payload=BytesIO(b""),
+        length=0,
+        warc_content_type=RESPONSE_CONTENT_TYPE,
+        warc_headers=StatusAndHeaders("", headers, protocol=WARC_VERSION),
+        http_headers=_StoredHead.of(head),
+    )
+
+
+class _StoredHead(StatusAndHeaders):  # type: ignore[misc]
+    """Parsed HTTP headers whose bytes warcio writes as stored, not re-serialised."""
+
+    @classmethod
+    def of(cls, head: bytes) -> _StoredHead:
+        parsed = StatusAndHeadersParser([], verify=False).parse(BytesIO(head))
+        kept = cls(parsed.statusline, parsed.headers, protocol=parsed.protocol)
+        kept.headers_buff = head
+        return kept
+
+    def compute_headers_buffer(self, header_filter: object = None) -> None:
+        """Keep the stored bytes (warcio would percent-encode and re-space them)."""
+        return None
 
 
 def build_metadata_record(
@@ -502,6 +602,7 @@ class RotatingWarcWriter:
         host: str | None = None,
         on_close: Callable[[ClosedWarc], None] | None = None,
         clock: Callable[[], datetime] | None = None,
+        on_write: Callable[[Sequence[ArcWarcRecord], list[RecordLocation]], None] | None = None,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be positive, not {max_size}")
@@ -512,6 +613,9 @@ class RotatingWarcWriter:
         self.digest_algorithm = parse_digest_algorithm(digest_algorithm)
         self.host = host or socket.gethostname()
         self.on_close = on_close
+        # Called with each call's records and locations once they are in the file, before
+        # the file can be closed (and so before it can be uploaded and released).
+        self.on_write = on_write
         self.clock = clock or _utc_now
         self.closed: list[ClosedWarc] = []
         self._serial = 0
@@ -539,6 +643,7 @@ class RotatingWarcWriter:
         with self._lock:
             current = self._current or self._open()
             locations = self._write_all(current, records)
+            self._written(records, locations)
             closed = self._close_current() if current.out.size >= self.max_size else None
         if closed is not None:
             self._notify(closed)
@@ -611,6 +716,9 @@ class RotatingWarcWriter:
                 current.writer.write_record(record)
                 locations.append(RecordLocation(current.name, offset, current.out.size - offset))
                 current.count(record)
+            # Handed to the kernel: a process killed from here on loses none of these records,
+            # which is what a resumed crawl relies on (docs/operations.md).
+            current.raw.flush()
         except BaseException:
             self._roll_back(current, start, sha256, saved)
             raise
@@ -666,6 +774,15 @@ class RotatingWarcWriter:
             "closed WARC %s: %d bytes, records %s", closed.name, closed.size, closed.records
         )
         return closed
+
+    def _written(self, records: Sequence[ArcWarcRecord], locations: list[RecordLocation]) -> None:
+        if self.on_write is None:
+            return
+        try:
+            self.on_write(records, locations)
+        except Exception:
+            # The records are safely written; a failing observer must not fail the write.
+            logger.exception("on_write callback failed for %d records", len(records))
 
     def _notify(self, closed: ClosedWarc) -> None:
         if self.on_close is None:

@@ -27,6 +27,7 @@ from archiver.warc import (
     WarcWriterThread,
     build_exchange_records,
     build_metadata_record,
+    build_revisit_record,
     build_warcinfo_record,
     dechunk,
     digest,
@@ -431,6 +432,111 @@ def test_metadata_record_links_to_the_response() -> None:
         b"Content-Length: " + str(len(payload)).encode() + b"\r\n"
         b"\r\n" + payload + b"\r\n\r\n"
     )
+
+
+REVISIT_ID = "<urn:uuid:00000000-0000-4000-8000-000000000005>"
+EARLIER_URL = "https://news.example/world/2026/11/24/story.html"
+REVISIT_PROFILE_1_1 = b"http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+
+
+def test_revisit_record_golden_keeps_the_head_and_drops_the_body() -> None:
+    head = (
+        b"HTTP/1.1 200 OK\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n"
+        b"Content-Length: 81\r\n"
+        b"Date: Wed, 25 Nov 2026 17:02:59 GMT\r\n"
+        b"\r\n"
+    )
+    record = build_revisit_record(
+        exchange(head, HTML),
+        refers_to=RESP_ID,
+        refers_to_uri=EARLIER_URL,
+        refers_to_date="2026-11-24T08:00:00.000001Z",
+        record_id=REVISIT_ID,
+        warcinfo_id=INFO_ID,
+    )
+    assert serialize(record) == (
+        b"WARC/1.1\r\n"
+        b"WARC-Type: revisit\r\n"
+        b"WARC-Record-ID: " + REVISIT_ID.encode() + b"\r\n"
+        b"WARC-Date: 2026-11-25T17:02:59.308400Z\r\n"
+        b"WARC-Target-URI: " + URL.encode() + b"\r\n"
+        b"WARC-IP-Address: 127.0.0.1\r\n"
+        b"WARC-Warcinfo-ID: " + INFO_ID.encode() + b"\r\n"
+        b"WARC-Profile: " + REVISIT_PROFILE_1_1 + b"\r\n"
+        b"WARC-Refers-To-Target-URI: " + EARLIER_URL.encode() + b"\r\n"
+        b"WARC-Refers-To-Date: 2026-11-24T08:00:00.000001Z\r\n"
+        b"WARC-Refers-To: " + RESP_ID.encode() + b"\r\n"
+        b"WARC-Payload-Digest: " + b32("sha1", HTML).encode() + b"\r\n"
+        b"WARC-Block-Digest: " + b32("sha1", head).encode() + b"\r\n"
+        b"Content-Type: application/http; msgtype=response\r\n"
+        b"Content-Length: " + str(len(head)).encode() + b"\r\n"
+        b"\r\n" + head + b"\r\n\r\n"
+    )
+
+
+def test_revisit_of_a_chunked_response_has_the_payload_digest_of_the_entity() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ex = exchange(head, chunked(HTML, [10, len(HTML) - 10]))
+    _, original = pinned(ex)
+    revisit = build_revisit_record(
+        ex,
+        refers_to=RESP_ID,
+        refers_to_uri=URL,
+        refers_to_date=warc_date(DATE),
+        record_id=REVISIT_ID,
+        digest_algorithm="sha256",
+    )
+    _, original256 = pinned(ex, digest_algorithm="sha256")
+    assert revisit.rec_headers.get_header("WARC-Payload-Digest") == b32("sha256", HTML)
+    assert revisit.rec_headers.get_header(
+        "WARC-Payload-Digest"
+    ) == original256.rec_headers.get_header("WARC-Payload-Digest")
+    assert original.rec_headers.get_header("WARC-Payload-Digest") == b32("sha1", HTML)
+    stored_head = head.replace(b"Transfer-Encoding", b"X-Archive-Orig-Transfer-Encoding")
+    assert serialize(revisit).endswith(b"\r\n\r\n" + stored_head + b"\r\n\r\n")
+    assert revisit.rec_headers.get_header("WARC-Block-Digest") == b32("sha256", stored_head)
+
+
+def test_revisit_of_a_cut_response_is_refused() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n"
+    with pytest.raises(ValueError, match="truncated"):
+        build_revisit_record(
+            exchange(head, HTML, truncated="length"),
+            refers_to=RESP_ID,
+            refers_to_uri=URL,
+            refers_to_date=warc_date(DATE),
+        )
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with pytest.raises(ValueError, match="cut short"):
+        build_revisit_record(
+            exchange(cut, b"100\r\nonly part"),
+            refers_to=RESP_ID,
+            refers_to_uri=URL,
+            refers_to_date=warc_date(DATE),
+        )
+
+
+def test_revisit_records_read_back_and_pass_warcio_check(tmp_path: Path) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 81\r\n\r\n"
+    with RotatingWarcWriter(
+        tmp_path, prefix="news", max_size=10**9, warcinfo_fields=FIELDS
+    ) as writer:
+        request, response = pinned(exchange(head, HTML))
+        writer.write([request, response])
+        later = exchange(head, HTML, uri=EARLIER_URL)
+        revisit = build_revisit_record(
+            later, refers_to=RESP_ID, refers_to_uri=URL, refers_to_date=warc_date(DATE)
+        )
+        writer.write([revisit])
+    (path,) = [c.path for c in writer.closed]
+    records = read_all(path)
+    assert [r.rec_type for r in records] == ["warcinfo", "request", "response", "revisit"]
+    assert records[3].http_headers.get_statuscode() == "200"
+    assert records[3].content == b""
+    result = warcio_check(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "revisit" in result.stdout
 
 
 def test_warcinfo_fields_in_order_empty_ones_left_out() -> None:
