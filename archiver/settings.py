@@ -61,6 +61,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "pipelines.s3.S3UploadExtension": 500,
+    "pipelines.index.IndexExtension": 510,
 }
 
 # --- news-archiver: identity --------------------------------------------------
@@ -112,6 +113,14 @@ ARCHIVER_S3_UPLOAD_THREADS = 2
 ARCHIVER_KEEP_LOCAL = False
 # Upload what waits in the spool from earlier runs when a crawl starts.
 ARCHIVER_UPLOAD_ON_START = True
+
+# --- news-archiver: indexes and retrieval ----------------------------------------
+# Write a CDXJ index beside every WARC and add each stored crawl to the archive-wide index.
+ARCHIVER_INDEX_ENABLED = True
+# Runs the archive-wide index may have before the smallest are merged into one.
+ARCHIVER_INDEX_MAX_RUNS = 16
+# Virtualenv for pywb (`archiver replay`), created on first use.
+ARCHIVER_REPLAY_VENV = "var/pywb-venv"
 
 # --- Environment overrides ------------------------------------------------------
 # ARCHIVER_* environment variables override the defaults above (for cron, systemd

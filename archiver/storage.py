@@ -33,7 +33,7 @@ from s3transfer.utils import ChunksizeAdjuster
 
 from archiver import SOFTWARE
 from archiver.config import SettingError
-from archiver.spool import FINAL_FILES, CrawlDir, iter_crawl_dirs
+from archiver.spool import FINAL_FILES, CrawlDir, CrawlInfo, iter_crawl_dirs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -725,6 +725,27 @@ def _file_size(path: Path) -> int:
         return 0
 
 
+# Called as hook(cfg, client, crawl) once a pass has stored a crawl's manifest.json, i.e. the
+# crawl is complete in storage; archiver.index registers the archive-wide index update here.
+CrawlStoredHook = Callable[[S3Config, "S3Client", CrawlInfo], None]
+_crawl_stored_hooks: list[CrawlStoredHook] = []
+
+
+def add_crawl_stored_hook(hook: CrawlStoredHook) -> None:
+    """Run hook(cfg, client, crawl) after upload_spool stores a crawl's manifest.json."""
+    if hook not in _crawl_stored_hooks:
+        _crawl_stored_hooks.append(hook)
+
+
+def _crawl_stored(cfg: S3Config, client: S3Client, crawl: CrawlInfo) -> None:
+    for hook in list(_crawl_stored_hooks):
+        try:
+            hook(cfg, client, crawl)
+        except Exception as exc:
+            # The files are stored and verified; a failing follower must not fail the upload.
+            logger.error("event=crawl_stored_hook_failed crawl=%s error=%r", crawl.crawl_id, exc)
+
+
 def upload_spool(
     cfg: S3Config,
     spool_root: Path,
@@ -752,6 +773,7 @@ def _upload_crawl(
 ) -> None:
     cfg = uploader.cfg
     incomplete = False
+    manifest_stored = False
     for path in files:
         size = _file_size(path)
         if path.name in FINAL_FILES and incomplete:
@@ -791,6 +813,10 @@ def _upload_crawl(
         if not result.verified:
             report.waiting.append(path)
             incomplete = True
+        elif path.name == FINAL_FILES[0]:
+            manifest_stored = True
+    if manifest_stored:
+        _crawl_stored(cfg, uploader.client, crawl.info)
     report.waiting.extend(crawl.open_files())
     if not cfg.keep_local:
         crawl.remove_if_drained()

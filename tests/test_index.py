@@ -1,0 +1,441 @@
+"""CDXJ lines, per-WARC indexes (checked against cdxj-indexer), ZipNum runs and the archive index."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archiver.index import (
+    CLUSTER_FILE,
+    ArchiveIndex,
+    Capture,
+    ClusterIndex,
+    KeyRange,
+    cdxj_line,
+    crawl_lines,
+    index_file,
+    key_range,
+    merge_ranges,
+    search_zipnum,
+    surt_key,
+    timestamp14,
+    timestamp_bound,
+    write_zipnum,
+)
+from archiver.warc import (
+    HttpExchange,
+    RotatingWarcWriter,
+    build_exchange_records,
+    build_metadata_record,
+)
+from tests.conftest import S3Bucket
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+# --- pure functions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("http://www.Example.com/a/b?x=1&a=2", "com,example)/a/b?a=2&x=1"),
+        ("https://example.com/", "com,example)/"),
+        ("http://example.com", "com,example)/"),
+        ("http://news.example.co.uk:8080/x#frag", "uk,co,example,news:8080)/x"),
+        ("http://127.0.0.1:8000/a/x.html", "1,0,0,127:8000)/a/x.html"),
+    ],
+)
+def test_surt_keys(url: str, key: str) -> None:
+    assert surt_key(url) == key
+
+
+def test_timestamps_and_bounds() -> None:
+    assert timestamp14("2026-03-01T12:00:00.123456Z") == "20260301120000"
+    assert timestamp14("2026-03-01T12:00:00Z") == "20260301120000"
+    with pytest.raises(ValueError):
+        timestamp14("2026-03-01")
+    assert timestamp_bound("2024-05", upper=False) == "20240501000000"
+    assert timestamp_bound("2024", upper=False) == "20240101000000"
+    assert timestamp_bound("2024-05-17", upper=True) == "20240517999999"
+    assert timestamp_bound("2024-05-17T08:30:00Z", upper=False) == "20240517083000"
+    with pytest.raises(ValueError):
+        timestamp_bound("yesterday", upper=False)
+
+
+def test_cdxj_line_round_trips_and_refuses_keys_with_spaces() -> None:
+    line = cdxj_line(
+        "com,example)/", "20260301120000", {"url": "http://example.com/", "title": "Ünï"}
+    )
+    assert line == (
+        'com,example)/ 20260301120000 {"url": "http://example.com/", "title": "\\u00dcn\\u00ef"}\n'
+    )
+    parsed = Capture.parse(line)
+    assert parsed.fields["title"] == "Ünï" and parsed.line == line
+    with pytest.raises(ValueError):
+        cdxj_line("com,example)/a b", "20260301120000", {})
+    with pytest.raises(ValueError):
+        Capture.parse("not a cdxj line")
+
+
+def _lines(*keys: str) -> list[str]:
+    return sorted(cdxj_line(k, "20260301120000", {"url": k}) for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("url", "match", "wanted"),
+    [
+        ("http://example.com/a", "exact", ["com,example)/a"]),
+        (
+            "http://example.com/a",
+            "prefix",
+            ["com,example)/a", "com,example)/a/b", "com,example)/ab"],
+        ),
+        (
+            "example.com",
+            "host",
+            [
+                "com,example)/",
+                "com,example)/a",
+                "com,example)/a/b",
+                "com,example)/ab",
+                "com,example:8080)/p",
+            ],
+        ),
+        ("http://example.com:8080/", "host", ["com,example:8080)/p"]),
+        (
+            "example.com",
+            "domain",
+            [
+                "com,example)/",
+                "com,example)/a",
+                "com,example)/a/b",
+                "com,example)/ab",
+                "com,example,news)/x",
+                "com,example:8080)/p",
+            ],
+        ),
+    ],
+)
+def test_key_ranges_select_exactly_the_matching_keys(
+    url: str, match: str, wanted: list[str]
+) -> None:
+    keys = [
+        "com,example)/",
+        "com,example)/a",
+        "com,example)/a/b",
+        "com,example)/ab",
+        "com,example,news)/x",
+        "com,example:8080)/p",
+        "com,example-other)/",
+        "com,examples)/",
+        "com,exampl)/",
+    ]
+    rng = key_range(url, match)
+    got = [c.key for c in map(Capture.parse, _lines(*keys)) if rng.matches(c)]
+    assert sorted(got) == sorted(wanted)
+
+
+# --- per-WARC index ----------------------------------------------------------------------
+
+
+def _exchange(url: str, body: bytes, when: datetime, status: str = "200 OK") -> HttpExchange:
+    return HttpExchange(
+        target_uri=url,
+        request_head=f"GET {url} HTTP/1.1\r\nHost: example.com\r\n\r\n".encode(),
+        request_body=b"",
+        response_head=f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n".encode(),
+        response_body=body,
+        ip_address="127.0.0.1",
+        date=when,
+    )
+
+
+def write_warc(
+    directory: Path, pages: int, *, start: datetime = T0, host: str = "example.com"
+) -> Path:
+    """A closed WARC with `pages` request/response pairs and a metadata record for each even one."""
+    writer = RotatingWarcWriter(
+        directory, prefix="t", max_size=10**9, warcinfo_fields={"software": "test"}, host="h"
+    )
+    for i in range(pages):
+        when = start + timedelta(minutes=i)
+        url = f"http://{host}/news/{i}.html"
+        request, response = build_exchange_records(
+            _exchange(url, f"<html><title>Page {i}</title><p>body {i}</p></html>".encode(), when)
+        )
+        writer.write([request, response])
+        if i % 2 == 0:
+            doc = {"title": f"Title {i}", "published": "2026-02-28", "body": f"Body {i}"}
+            writer.write(
+                [
+                    build_metadata_record(
+                        url,
+                        json.dumps(doc).encode(),
+                        refers_to=response.rec_headers.get_header("WARC-Record-ID"),
+                        date=when,
+                    )
+                ]
+            )
+    closed = writer.close()
+    assert closed is not None
+    return closed.path
+
+
+def test_per_warc_index_agrees_with_cdxj_indexer(tmp_path: Path) -> None:
+    path = write_warc(tmp_path, 5)
+    ours = index_file(path)
+    indexer = Path(sys.executable).with_name("cdxj-indexer")
+    proc = subprocess.run([str(indexer), str(path)], capture_output=True, text=True, check=True)
+    theirs = [Capture.parse(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert len(ours) == len(theirs) == 5 + 3
+    mine_by_offset = {c.offset: c for c in ours}
+    for capture in theirs:
+        mine = mine_by_offset[capture.offset]
+        assert (mine.key, mine.timestamp) == (capture.key, capture.timestamp)
+        for name, value in capture.fields.items():
+            assert mine.fields[name] == value, name
+    assert [c.line for c in ours] == sorted(c.line for c in ours)
+
+
+def test_per_warc_index_links_articles_requests_and_records(tmp_path: Path) -> None:
+    path = write_warc(tmp_path, 3)
+    captures = [c for c in index_file(path) if c.is_capture]
+    metadata = {c.offset: c for c in index_file(path) if not c.is_capture}
+    data = path.read_bytes()
+    for capture in captures:
+        page = int(capture.url.rsplit("/", 1)[1].split(".")[0])
+        assert capture.fields["status"] == "200" and capture.fields["mime"] == "text/html"
+        # The request sits right before its response: one range covers both.
+        req = capture.number("req_offset")
+        assert req is not None and req < capture.offset
+        assert gzip.decompress(data[req : capture.offset]).startswith(
+            b"WARC/1.1\r\nWARC-Type: request"
+        )
+        member = gzip.decompress(data[capture.offset : capture.offset + capture.length])
+        assert capture.fields["record_id"].encode() in member
+        if page % 2 == 0:
+            assert capture.fields["title"] == f"Title {page}"
+            assert capture.fields["published"] == "2026-02-28"
+            meta = metadata[capture.number("meta_offset") or -1]
+            assert meta.fields["refers_to"] == capture.fields["record_id"]
+            assert meta.length == capture.number("meta_length")
+        else:
+            assert "title" not in capture.fields and "meta_offset" not in capture.fields
+
+
+def test_crawl_lines_join_metadata_across_files_and_drop_it() -> None:
+    response = Capture(
+        "com,example)/a",
+        "20260301120000",
+        {
+            "url": "http://example.com/a",
+            "offset": "10",
+            "length": "5",
+            "filename": "x.warc.gz",
+            "record_id": "<urn:uuid:1>",
+        },
+    )
+    meta = Capture(
+        "com,example)/a",
+        "20260301120001",
+        {
+            "url": "http://example.com/a",
+            "offset": "0",
+            "length": "7",
+            "filename": "y.warc.gz",
+            "record_id": "<urn:uuid:2>",
+            "type": "metadata",
+            "refers_to": "<urn:uuid:1>",
+            "title": "A",
+        },
+    )
+    lines = crawl_lines(
+        [("2026-03-01/c1/x.warc.gz", [response.line]), ("2026-03-01/c1/y.warc.gz", [meta.line])]
+    )
+    assert len(lines) == 1
+    (joined,) = lines
+    assert joined.filename == "2026-03-01/c1/x.warc.gz"
+    assert joined.fields["title"] == "A"
+    assert joined.fields["meta_filename"] == "2026-03-01/c1/y.warc.gz"
+    assert (joined.number("meta_offset"), joined.number("meta_length")) == (0, 7)
+
+
+# --- ZipNum ----------------------------------------------------------------------------
+
+
+def test_zipnum_blocks_parts_and_lookups_read_only_needed_blocks(tmp_path: Path) -> None:
+    keys = [f"com,example)/p{i:05d}" for i in range(2500)]
+    lines = _lines(*keys)
+    written = write_zipnum(lines, tmp_path, block_lines=100, part_lines=1000)
+    assert written.lines == 2500 and written.blocks == 25
+    assert [p.name for p in written.parts] == [
+        "part-00000.cdxj.gz",
+        "part-00001.cdxj.gz",
+        "part-00002.cdxj.gz",
+    ]
+    # Every part is a plain multi-member gzip file of the lines, readable with zcat.
+    text = "".join(
+        gzip.decompress((tmp_path / p.name).read_bytes()).decode() for p in written.parts
+    )
+    assert text == "".join(lines)
+    cluster = ClusterIndex.parse((tmp_path / CLUSTER_FILE).read_text())
+    assert len(cluster.entries) == 25
+    reads: list[tuple[str, int, int]] = []
+
+    def read(span: object) -> bytes:
+        part, offset, length = span.part, span.offset, span.length  # type: ignore[attr-defined]
+        reads.append((part, offset, length))
+        with open(tmp_path / part, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(length)
+
+    found = list(search_zipnum(cluster, key_range("http://example.com/p01234"), read))
+    assert [c.key for c in found] == ["com,example)/p01234"]
+    assert len(reads) == 1 and reads[0][2] < 2000
+    found = list(search_zipnum(cluster, key_range("http://example.com/p012", "prefix"), read))
+    assert [c.key for c in found] == [f"com,example)/p{i:05d}" for i in range(1200, 1300)]
+    assert list(search_zipnum(cluster, key_range("http://other.com/", "host"), read)) == []
+
+
+def test_zipnum_refuses_unsorted_lines_and_drops_duplicates(tmp_path: Path) -> None:
+    lines = _lines("com,a)/", "com,b)/")
+    with pytest.raises(ValueError, match="sorted"):
+        write_zipnum(list(reversed(lines)), tmp_path / "bad")
+    written = write_zipnum([lines[0], lines[0], lines[1]], tmp_path / "dup")
+    assert written.lines == 2
+
+
+def test_adjacent_blocks_merge_into_one_range() -> None:
+    from archiver.index import IdxEntry
+
+    entries = [
+        IdxEntry("a 1", "p0", 0, 10, 0),
+        IdxEntry("b 1", "p0", 10, 5, 1),
+        IdxEntry("c 1", "p1", 0, 7, 2),
+    ]
+    spans = merge_ranges(entries)
+    assert [(s.part, s.offset, s.length) for s in spans] == [("p0", 0, 15), ("p1", 0, 7)]
+    assert ClusterIndex(entries).blocks(KeyRange("b 0", "b 2")) == entries[:2]
+
+
+# --- the archive-wide index in SeaweedFS ------------------------------------------------
+
+
+def _store_crawl(
+    bucket: S3Bucket, tmp_path: Path, crawl_id: str, date: str, start: datetime, pages: int
+) -> Path:
+    """Upload one WARC, its sidecar and a manifest as a crawl would leave them in storage."""
+    directory = tmp_path / crawl_id
+    directory.mkdir()
+    path = write_warc(directory, pages, start=start)
+    captures = index_file(path)
+    base = f"{bucket.cfg.prefix}/{date}/{crawl_id}"
+    bucket.client.upload_file(str(path), bucket.name, f"{base}/{path.name}")
+    bucket.client.put_object(
+        Bucket=bucket.name,
+        Key=f"{base}/{path.name}.cdxj",
+        Body="".join(c.line for c in captures).encode(),
+    )
+    import hashlib
+
+    manifest = {
+        "crawl_id": crawl_id,
+        "start_urls": ["http://example.com/"],
+        "files": [
+            {
+                "name": path.name,
+                "size": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "sidecars": [path.name + ".cdxj"],
+            }
+        ],
+    }
+    bucket.client.put_object(
+        Bucket=bucket.name, Key=f"{base}/manifest.json", Body=json.dumps(manifest).encode()
+    )
+    return path
+
+
+@pytest.mark.s3
+def test_crawls_publish_runs_that_merge_and_answer_queries(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    index = ArchiveIndex(s3_bucket.client, s3_bucket.name, s3_bucket.cfg.prefix)
+    for n in range(4):
+        day = T0 + timedelta(days=n)
+        _store_crawl(s3_bucket, tmp_path, f"c{n}", f"{day:%Y-%m-%d}", day, 4)
+        run = index.publish_crawl(f"{day:%Y-%m-%d}", f"c{n}")
+        assert run is not None and run.lines == 4
+    assert index.publish_crawl(f"{T0:%Y-%m-%d}", "c0") is None, "a crawl is published once"
+    assert index.publish_crawl("2026-01-01", "never-stored") is None
+    assert len(index.runs()) == 4
+
+    found = index.query(key_range("http://example.com/news/2.html"))
+    assert [c.timestamp[:8] for c in found] == ["20260301", "20260302", "20260303", "20260304"]
+    assert all(c.fields["title"] == "Title 2" for c in found)
+    assert (
+        found[1].filename
+        == f"{T0 + timedelta(days=1):%Y-%m-%d}/c1/{found[1].filename.rsplit('/', 1)[1]}"
+    )
+
+    merged = index.compact(max_runs=2)
+    assert merged is not None and sorted(merged.crawls) == ["c0", "c1", "c2"]
+    runs = index.runs()
+    assert len(runs) == 2 and {c for r in runs for c in r.crawls} == {"c0", "c1", "c2", "c3"}
+    assert [c.line for c in index.query(key_range("http://example.com/news/2.html"))] == [
+        c.line for c in found
+    ]
+    assert len(index.query(key_range("example.com", "domain"))) == 16
+    # Old runs are gone from storage, not only hidden.
+    keys = s3_bucket.list_keys()
+    assert not [k for k in keys if "/_index/runs/c-c0/" in k]
+
+
+@pytest.mark.s3
+def test_a_merge_that_stopped_before_deleting_its_inputs_leaves_no_duplicates(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    index = ArchiveIndex(s3_bucket.client, s3_bucket.name, s3_bucket.cfg.prefix)
+    for n in range(2):
+        day = T0 + timedelta(days=n)
+        _store_crawl(s3_bucket, tmp_path, f"d{n}", f"{day:%Y-%m-%d}", day, 2)
+        index.publish_crawl(f"{day:%Y-%m-%d}", f"d{n}")
+    runs = index.runs()
+    # What a crash between commit and clean-up leaves: the merged run and both inputs.
+    import heapq
+
+    index.publish_run(
+        "m-crashed",
+        heapq.merge(*(index.iter_run_lines(r.run_id) for r in runs)),
+        crawls=["d0", "d1"],
+        replaces=[r.run_id for r in runs],
+    )
+    assert [r.run_id for r in index.runs()] == ["m-crashed"]
+    assert len(index.query(key_range("example.com", "host"))) == 4
+    index.remove_replaced()
+    assert {
+        k.split("/_index/runs/")[1].split("/")[0] for k in s3_bucket.list_keys() if "/_index/" in k
+    } == {"m-crashed"}
+
+
+@pytest.mark.s3
+def test_rebuild_reads_the_warcs_and_replaces_every_run(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    index = ArchiveIndex(s3_bucket.client, s3_bucket.name, s3_bucket.cfg.prefix)
+    path = _store_crawl(s3_bucket, tmp_path, "r0", f"{T0:%Y-%m-%d}", T0, 3)
+    index.publish_crawl(f"{T0:%Y-%m-%d}", "r0")
+    sidecar_key = f"{s3_bucket.cfg.prefix}/{T0:%Y-%m-%d}/r0/{path.name}.cdxj"
+    s3_bucket.client.delete_object(Bucket=s3_bucket.name, Key=sidecar_key)
+    run = index.rebuild(reindex_warcs=False)
+    assert run is not None and run.lines == 3 and run.crawls == ["r0"]
+    assert [r.run_id for r in index.runs()] == [run.run_id]
+    # The missing sidecar was made again from the WARC.
+    assert s3_bucket.read(sidecar_key).decode() == "".join(c.line for c in index_file(path))
