@@ -8,18 +8,22 @@ a request and every byte the server sends back until the response is complete is
 kept in a :class:`WireCapture`, which the WARC middleware turns into records.
 
 Everything else (connection pool, TLS, proxies, size limits, timeouts) is Scrapy's
-HTTP/1.1 handler unchanged; this module only adds the recording.  It relies on
-private parts of Scrapy 2.19's handler, which is why pyproject pins Scrapy's minor
-version.
+HTTP/1.1 handler unchanged; this module only adds the recording, and asks the address
+guard (archiver.netguard) before a request is written.  When a download fails after the
+response head arrived (DOWNLOAD_MAXSIZE, a timeout, a cut connection), the partial
+capture is still left in request.meta, with its WARC-Truncated reason, for the
+middleware.  It relies on private parts of Scrapy 2.19's handler, which is why pyproject
+pins Scrapy's minor version.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from scrapy.core.downloader.handlers.http11 import (
     HTTP11DownloadHandler,
@@ -27,9 +31,17 @@ from scrapy.core.downloader.handlers.http11 import (
     _LenientHTTP11ClientProtocol,
     _ScrapyAgent,
 )
-from scrapy.exceptions import ResponseDataLossError
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadTimeoutError,
+    ResponseDataLossError,
+)
 from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_exceptions
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer
+
+from archiver.netguard import GuardedResolver, NetGuard
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -42,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 # Request.meta key under which the handler leaves the capture for the middleware.
 CAPTURE_META_KEY = "_archiver_capture"
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,19})[ \t]*\r?$")
 
 
 @dataclass
@@ -54,6 +67,8 @@ class WireCapture:
     ip_address: str | None = None
     # Set while a response is being read; the parser needs the head length to split it.
     complete: bool = False
+    # WARC-Truncated reason when the download failed part way ("length", "time", "disconnect").
+    truncated: str | None = None
 
     def split_response(self) -> tuple[bytes, bytes]:
         """Return (status line and headers through the blank line, body bytes)."""
@@ -104,6 +119,7 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
 
     _tee: _TeeTransport | None = None
     _capture: WireCapture | None = None
+    _guard: NetGuard | None = None
 
     def makeConnection(self, transport: Any) -> None:
         self._tee = _TeeTransport(transport)
@@ -121,6 +137,14 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
                     capture.ip_address = str(ipaddress.ip_address(host))
                 except ValueError:
                     capture.ip_address = None
+            if self._guard is not None:
+                url = (getattr(request, "absoluteURI", None) or b"").decode("ascii", "replace")
+                refused = self._guard.check_peer(url, capture.ip_address)
+                if refused is not None:
+                    # Nothing has been written yet; the connection is dropped, never pooled.
+                    self._tee.capture = None
+                    self._tee.abortConnection()
+                    return defer.fail(refused)
         d = super().request(request)
 
         def attach(response: Any) -> Any:
@@ -137,14 +161,25 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
 
 
 class _CapturingClientFactory(_LenientHTTP11ClientFactory):
+    # Set on a per-handler subclass: the pool builds factories itself, from a class.
+    guard: NetGuard | None = None
+
     def buildProtocol(self, addr: IAddress | None) -> _CapturingProtocol:
-        return _CapturingProtocol(self._quiescentCallback)  # type: ignore[no-untyped-call]
+        protocol = _CapturingProtocol(self._quiescentCallback)  # type: ignore[no-untyped-call]
+        protocol._guard = self.guard
+        return protocol
 
 
 class _CapturingAgent(_ScrapyAgent):
     """Scrapy's agent, remembering the capture of the response it produced."""
 
     capture: WireCapture | None = None
+
+    def _cb_bodyready(self, txresponse: Any, request: Request) -> Any:
+        # Remembered as soon as the head is parsed, so a download that fails while its body
+        # is read (too large, too slow, cut) can still be archived as truncated.
+        self.capture = getattr(txresponse, "_archiver_capture", None)
+        return super()._cb_bodyready(txresponse, request)
 
     def _cb_bodydone(self, result: Any, url: str) -> Response:
         capture = getattr(result["txresponse"], "_archiver_capture", None)
@@ -159,7 +194,20 @@ class CapturingHTTPDownloadHandler(HTTP11DownloadHandler):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self._pool._factory = _CapturingClientFactory
+        self._guard = NetGuard.from_crawler(crawler)
+        self._pool._factory = cast(
+            "type[_CapturingClientFactory]",
+            type("_GuardedClientFactory", (_CapturingClientFactory,), {"guard": self._guard}),
+        )
+        from twisted.internet import reactor
+
+        if not isinstance(getattr(reactor, "resolver", None), GuardedResolver):
+            # Then host names are only checked once connected (the request is still never sent).
+            logger.warning(
+                "event=netguard_resolver_missing resolver=%s: set TWISTED_DNS_RESOLVER to "
+                "archiver.netguard.GuardedResolver to refuse private addresses before connecting",
+                type(getattr(reactor, "resolver", None)).__name__,
+            )
 
     async def download_request(self, request: Request) -> Response:
         """Download as Scrapy does, then leave the wire capture in request.meta."""
@@ -173,14 +221,43 @@ class CapturingHTTPDownloadHandler(HTTP11DownloadHandler):
             crawler=self._crawler,
             tls_verbose_logging=self._tls_verbose_logging,
         )
+        self._guard.check_request(request)
         try:
             with wrap_twisted_exceptions():
                 response: Response = await maybe_deferred_to_future(agent.download_request(request))
-        except ResponseDataLossError:
-            if not self._fail_on_dataloss_warned:
+        except CannotResolveHostError as exc:
+            from twisted.internet import reactor
+
+            refused = self._guard.explain_lookup_failure(
+                request, getattr(reactor, "resolver", None)
+            )
+            if refused is not None:
+                raise refused from exc
+            raise
+        except Exception as exc:
+            if isinstance(exc, ResponseDataLossError) and not self._fail_on_dataloss_warned:
                 logger.warning(get_dataloss_msg(request.url))
                 self._fail_on_dataloss_warned = True
+            self._keep_partial(request, agent, exc)
             raise
         if agent.capture is not None:
             request.meta[CAPTURE_META_KEY] = agent.capture
         return response
+
+    def _keep_partial(self, request: Request, agent: _CapturingAgent, exc: Exception) -> None:
+        """Leave the capture of a download that failed after its head arrived, with the reason."""
+        capture = agent.capture
+        if capture is None or not capture.received:
+            return
+        if isinstance(exc, DownloadCancelledError):
+            maxsize = request.meta.get("download_maxsize", self._default_maxsize)
+            head, body = capture.split_response()
+            declared = _CONTENT_LENGTH.search(head)
+            over = len(body) > maxsize or (declared is not None and int(declared[1]) > maxsize)
+            # Otherwise cancelled for another reason (the crawl shutting down, say).
+            capture.truncated = "length" if maxsize and over else "unspecified"
+        elif isinstance(exc, DownloadTimeoutError):
+            capture.truncated = "time"
+        else:
+            capture.truncated = "disconnect"
+        request.meta[CAPTURE_META_KEY] = capture

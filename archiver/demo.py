@@ -110,6 +110,9 @@ def run(workdir: Path, *, keep: bool) -> int:
             "DOWNLOAD_DELAY=0",
             "-s",
             "AUTOTHROTTLE_START_DELAY=0.05",
+            # The address guard refuses loopback unless allowed; the sample site is on it.
+            "-s",
+            "ARCHIVER_ALLOWED_NETWORKS=127.0.0.0/8",
             "-s",
             "LOG_FILE=" + str(logs / "crawl.log"),
         ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 # Request.meta key holding {"request_id", "response_id", "date"} of the archived exchange.
 WARC_META_KEY = "archiver_warc"
+_STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
 
 
 def exchange_from_capture(url: str, capture: WireCapture, flags: list[str]) -> HttpExchange:
@@ -80,6 +83,39 @@ class WarcCaptureMiddleware:
         if exchange.truncated:
             self._inc("archiver/warc/truncated")
         return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """Archive what arrived of a response cut short (too large, too slow, disconnected)."""
+        capture = request.meta.pop(CAPTURE_META_KEY, None)
+        if not isinstance(capture, WireCapture):
+            return None
+        exchange = exchange_from_capture(request.url, capture, [])
+        reason = capture.truncated or exchange.truncated or "unspecified"
+        try:
+            self.archive.write_exchange(replace(exchange, truncated=reason))
+        except ValueError as exc:
+            # The head itself was cut: there is no HTTP response to build a record from.
+            logger.warning(
+                "event=partial_not_archived url=%s received=%d error=%s",
+                request.url,
+                len(capture.received),
+                exc,
+            )
+            return None
+        status = _STATUS_LINE.match(bytes(capture.received[:64]))
+        self._inc("archiver/warc/responses")
+        if status is not None:
+            self._inc(f"archiver/warc/status/{int(status[1])}")
+        self._inc("archiver/warc/truncated")
+        self._inc(f"archiver/warc/truncated/{reason}")
+        logger.warning(
+            "event=truncated_archived url=%s reason=%s received=%d error=%s",
+            request.url,
+            reason,
+            len(capture.received),
+            type(exception).__name__,
+        )
+        return None
 
     def _inc(self, key: str) -> None:
         if self.stats is not None:

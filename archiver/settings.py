@@ -55,6 +55,10 @@ DOWNLOADER_MIDDLEWARES = {
     # redirects and retries are acted upon).
     "archiver.middleware.WarcCaptureMiddleware": 990,
 }
+SPIDER_MIDDLEWARES = {
+    # Stops following endless chains of same-shaped links (calendars, counters).
+    "archiver.traps.TrapMiddleware": 600,
+}
 ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 300,
     "pipelines.warc.WarcMetadataPipeline": 500,
@@ -63,6 +67,17 @@ EXTENSIONS = {
     "pipelines.s3.S3UploadExtension": 500,
     "pipelines.index.IndexExtension": 510,
 }
+
+# Refuses private, loopback and link-local answers before any connection (archiver/netguard.py).
+TWISTED_DNS_RESOLVER = "archiver.netguard.GuardedResolver"
+
+# --- news-archiver: network guard ----------------------------------------------
+# Non-public networks (CIDRs) the crawler may connect to; empty means public addresses only.
+ARCHIVER_ALLOWED_NETWORKS: list[str] = []
+
+# --- news-archiver: crawler traps ------------------------------------------------
+# Links continuing a chain of more than this many same-shaped pages are not followed; 0 is off.
+ARCHIVER_TRAP_MAX_REPEATS = 30
 
 # --- news-archiver: identity --------------------------------------------------
 # URL where site owners can learn about the crawl and reach its operator; goes in the User-Agent.

@@ -56,6 +56,9 @@ def crawl_command(site_url: str, spool: Path, bucket: str, endpoint: str, *extra
         "AUTOTHROTTLE_START_DELAY=0.01",
         "-s",
         "ARCHIVER_CLEAN_WORKERS=2",
+        # The sample site is on loopback, which the address guard refuses unless allowed.
+        "-s",
+        "ARCHIVER_ALLOWED_NETWORKS=127.0.0.0/8",
         *extra,
     ]
 

@@ -164,6 +164,8 @@ def test_no_bucket_means_warcs_stay_local_and_the_crawl_says_so_once(tmp_path: P
             "DOWNLOAD_DELAY=0",
             "-s",
             "ARCHIVER_S3_BUCKET=",
+            "-s",
+            "ARCHIVER_ALLOWED_NETWORKS=127.0.0.0/8",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
         proc = subprocess.run(

@@ -19,6 +19,7 @@ from typing import Any, Self
 from urllib.parse import unquote
 
 from archiver import __version__
+from archiver.samplesite import hostile
 from archiver.samplesite.manifest import (
     BASE_PLACEHOLDER,
     ERROR_PAGES,
@@ -52,6 +53,8 @@ class SentResponse:
     head: bytes
     wire_body: bytes
     body: bytes
+    # True for the hostile corner's streamed bodies (huge, drip): their bytes are not kept.
+    streamed: bool = False
 
     def header(self, name: str) -> str | None:
         """First value of a response header, matched case-insensitively."""
@@ -65,6 +68,8 @@ class _Reply:
     headers: list[tuple[str, str]]
     body: bytes = b""
     chunked: bool = False
+    stream: hostile.Stream | None = None
+    length: int | None = None
 
 
 def _etag(data: bytes) -> str:
@@ -204,6 +209,13 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.path.split("#", 1)[0]
         raw_path, _, query = target.partition("?")
         path = unquote(raw_path)
+        if path.startswith(hostile.PREFIX):
+            found = hostile.respond(path, self.server.base_url, host_port=self.server.server_port)
+            if found is None:
+                return self._error_page(404)
+            return _Reply(
+                found.status, found.headers, found.body, stream=found.stream, length=found.length
+            )
         entry = self.server.routes.get(path)
         kind = entry["kind"] if entry else None
         if kind == "redirect":
@@ -250,6 +262,9 @@ class _Handler(BaseHTTPRequestHandler):
         status = HTTPStatus(reply.status)
         headers = [("Date", formatdate(usegmt=True)), ("Server", SERVER_NAME), *reply.headers]
         frames: list[bytes] = []
+        if reply.stream is not None:
+            self._write_stream(reply, headers, head_only)
+            return
         if reply.status == 304:
             pass
         elif reply.chunked:
@@ -286,6 +301,45 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(frame)
         else:
             self.wfile.write(head + wire)
+
+    def _write_stream(self, reply: _Reply, headers: list[tuple[str, str]], head_only: bool) -> None:
+        """Send a generated body piece by piece (huge or slow pages); its bytes are not logged."""
+        assert reply.stream is not None
+        chunked = reply.length is None
+        if chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        else:
+            headers.append(("Content-Length", str(reply.length)))
+        # The client usually gives up part way; the connection is not worth keeping.
+        self.close_connection = True
+        headers.append(("Connection", "close"))
+        status = HTTPStatus(reply.status)
+        lines = [f"HTTP/1.1 {status.value} {status.phrase}"] + [f"{k}: {v}" for k, v in headers]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.server.site._record(
+            SentResponse(
+                method=self.command or "",
+                path=getattr(self, "path", ""),
+                status=reply.status,
+                reason=status.phrase,
+                headers=tuple(headers),
+                head=head,
+                wire_body=b"",
+                body=b"",
+                streamed=True,
+            )
+        )
+        try:
+            self.wfile.write(head)
+            if head_only:
+                return
+            for piece in reply.stream():
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            # The client stopped reading (a size limit, a timeout): that is the point of these pages.
+            logger.debug("client left during the streamed body of %s", self.path)
 
 
 class SampleSite:
