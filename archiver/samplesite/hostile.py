@@ -154,15 +154,28 @@ def gzip_bomb() -> bytes:
     global _bomb
     with _bomb_lock:
         if _bomb is None:
-            compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-            zeros = bytes(1024 * 1024)
-            parts = [compressor.compress(b"<!DOCTYPE html><html><body><!--")]
-            for _ in range(BOMB_SIZE // len(zeros)):
-                parts.append(compressor.compress(zeros))
-            parts.append(compressor.compress(b"--></body></html>"))
-            parts.append(compressor.flush())
-            _bomb = b"".join(parts)
+            _bomb = _build_bomb()
         return _bomb
+
+
+def _build_bomb() -> bytes:
+    # Deflating 256 MiB takes seconds; after a full flush a block never refers back, so the
+    # block of one MiB of zeros can be repeated as it is, with the CRC computed alongside.
+    prefix, suffix = b"<!DOCTYPE html><html><body><!--", b"--></body></html>"
+    zeros = bytes(1024 * 1024)
+    count = BOMB_SIZE // len(zeros)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    start = deflate.compress(prefix) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.compress(suffix) + deflate.flush(zlib.Z_FINISH)
+    crc = zlib.crc32(prefix)
+    for _ in range(count):
+        crc = zlib.crc32(zeros, crc)
+    crc = zlib.crc32(suffix, crc)
+    size = len(prefix) + count * len(zeros) + len(suffix)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = crc.to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + start + block * count + end + trailer
 
 
 def _huge_stream(total: int) -> Stream:
