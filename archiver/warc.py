@@ -40,6 +40,9 @@ DIGEST_ALGORITHMS: tuple[DigestAlgorithm, ...] = ("sha1", "sha256")
 
 WARC_VERSION = "WARC/1.1"
 WARC_SUFFIX = ".warc.gz"
+# zlib level of each record's gzip member.  On the benchmark's news pages (bench/warc_write.py)
+# level 6 compresses 1.6x as fast as warcio's 9 for files 0.5% larger.
+GZIP_LEVEL = 6
 OPEN_SUFFIX = ".open"
 CORRUPT_SUFFIX = ".corrupt"
 # Prefix given to the Transfer-Encoding header line of a response stored de-chunked.
@@ -529,6 +532,38 @@ class ClosedWarc:
     last_date: datetime | None
 
 
+class _GzipMember:
+    """Compresses what warcio writes for one record into one gzip member at a chosen level."""
+
+    def __init__(self, out: _HashingFile, level: int) -> None:
+        self.out = out
+        self._zip = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        self.out.write(self._zip.compress(data))
+
+    def flush(self) -> None:
+        # warcio flushes once, at the end of the record: that ends the member.
+        if not self._done:
+            self._done = True
+            self.out.write(self._zip.flush())
+        self.out.flush()
+
+
+class _LevelWARCWriter(WARCWriter):  # type: ignore[misc]
+    """warcio's WARCWriter with one gzip member per record at `level` (warcio's own uses 9)."""
+
+    def __init__(self, out: _HashingFile, level: int) -> None:
+        super().__init__(out, gzip=False, warc_version=WARC_VERSION)
+        self.level = level
+
+    def write_record(self, record: ArcWarcRecord, params: object = None) -> None:
+        # A fresh member per record, as warcio's gzip mode does: a record that fails
+        # halfway leaves no compressor state behind for the next one.
+        self._write_warc_record(_GzipMember(self.out, self.level), record)
+
+
 class _HashingFile:
     """Write-through file wrapper that counts and hashes every byte reaching the file."""
 
@@ -603,6 +638,7 @@ class RotatingWarcWriter:
         on_close: Callable[[ClosedWarc], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         on_write: Callable[[Sequence[ArcWarcRecord], list[RecordLocation]], None] | None = None,
+        gzip_level: int = GZIP_LEVEL,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be positive, not {max_size}")
@@ -617,6 +653,9 @@ class RotatingWarcWriter:
         # the file can be closed (and so before it can be uploaded and released).
         self.on_write = on_write
         self.clock = clock or _utc_now
+        if not 0 <= gzip_level <= 9:
+            raise ValueError(f"gzip_level must be 0-9, not {gzip_level}")
+        self.gzip_level = gzip_level
         self.closed: list[ClosedWarc] = []
         self._serial = 0
         self._pid = os.getpid()
@@ -679,7 +718,7 @@ class RotatingWarcWriter:
             final_path=final_path,
             raw=raw,
             out=out,
-            writer=WARCWriter(out, gzip=True, warc_version=WARC_VERSION),
+            writer=_LevelWARCWriter(out, self.gzip_level),
             warcinfo_id=warcinfo_id,
         )
         warcinfo = build_warcinfo_record(
