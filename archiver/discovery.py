@@ -272,10 +272,67 @@ def article_url_score(url: str) -> bool:
     return any(p.search(target) for p in ARTICLE_URL_PATTERNS)
 
 
+@dataclass
+class _Scan:
+    """What the spider reads from a page, gathered in one walk over its elements."""
+
+    hrefs: list[str] = field(default_factory=list)
+    bases: list[str] = field(default_factory=list)
+    canonicals: list[str] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)
+    jsonld: list[Any] = field(default_factory=list)
+    og_types: list[str] = field(default_factory=list)
+    published_time: bool = False
+
+
+def _scan(doc: Any) -> _Scan:
+    # One walk instead of eight whole-tree XPath queries: the profile of a crawl showed the
+    # queries costing more than parsing the page (docs/performance.md).  Each branch keeps
+    # the exact test of the query it replaces, in document order.
+    found = _Scan()
+    for element in doc.iter("a", "base", "link", "meta", "script"):
+        tag = element.tag
+        if tag == "a":
+            href = element.get("href")
+            if href is not None:
+                found.hrefs.append(href)
+        elif tag == "link":
+            href = element.get("href")
+            if href is None:
+                continue
+            rel = element.get("rel")
+            if rel == "canonical":
+                found.canonicals.append(href)
+            elif rel == "alternate":
+                kind = element.get("type") or ""
+                if "rss" in kind or "atom" in kind:
+                    found.feeds.append(href)
+        elif tag == "meta":
+            prop = element.get("property")
+            if prop == "og:type":
+                content = element.get("content")
+                if content is not None:
+                    found.og_types.append(content)
+            elif prop == "article:published_time":
+                found.published_time = True
+        elif tag == "script":
+            if element.get("type") == "application/ld+json":
+                found.jsonld.append(element)
+        elif tag == "base":
+            href = element.get("href")
+            if href is not None:
+                found.bases.append(href)
+    return found
+
+
 def classify_document(doc: Any, url: str) -> tuple[bool, str]:
     """Decide article vs list page from JSON-LD, Open Graph, then the URL and text shape."""
+    return _classify(doc, _scan(doc), url)
+
+
+def _classify(doc: Any, found: _Scan, url: str) -> tuple[bool, str]:
     types: set[str] = set()
-    for script in doc.xpath('//script[@type="application/ld+json"]'):
+    for script in found.jsonld:
         try:
             types.update(_jsonld_types(json.loads(script.text_content() or "null")))
         except (json.JSONDecodeError, ValueError):
@@ -283,15 +340,15 @@ def classify_document(doc: Any, url: str) -> tuple[bool, str]:
     article_types = types & ARTICLE_TYPES
     if article_types:
         return True, f"json-ld {sorted(article_types)[0]}"
-    og_type = " ".join(doc.xpath('//meta[@property="og:type"]/@content')).strip().lower()
+    og_type = " ".join(found.og_types).strip().lower()
     if og_type == "article":
         return True, "og:type article"
     if {"CollectionPage", "WebSite", "ItemList"} & types or og_type in {"website", "section"}:
         return False, f"list page ({og_type or 'json-ld collection'})"
-    if doc.xpath('//meta[@property="article:published_time"]'):
+    if found.published_time:
         return True, "article:published_time"
     if article_url_score(url):
-        text_len = sum(len(p.text_content()) for p in doc.xpath("//p"))
+        text_len = sum(len(p.text_content()) for p in doc.iter("p"))
         if text_len >= 500:
             return True, "article URL pattern"
         return False, "article-shaped URL but little text"
@@ -303,24 +360,17 @@ def analyze_html(body: bytes | str, url: str, *, encoding: str | None = None) ->
     doc = _parse_html(body, encoding)
     if doc is None:
         return PageInfo(False, "unparseable HTML")
-    is_article, reason = classify_document(doc, url)
+    found = _scan(doc)
+    is_article, reason = _classify(doc, found, url)
     base = url
-    base_href = doc.xpath("//base/@href")
-    if base_href:
-        base = urljoin(url, str(base_href[0]).strip())
-    canonical = doc.xpath('//link[@rel="canonical"]/@href')
-    feeds = [
-        urljoin(base, str(href))
-        for href in doc.xpath(
-            '//link[@rel="alternate"][contains(@type,"rss") or contains(@type,"atom")]/@href'
-        )
-    ]
+    if found.bases:
+        base = urljoin(url, found.bases[0].strip())
     return PageInfo(
         is_article=is_article,
         reason=reason,
-        links=list(_links(doc.xpath("//a[@href]/@href"), base)),
-        canonical_url=urljoin(base, str(canonical[0]).strip()) if canonical else None,
-        feeds=feeds,
+        links=list(_links(found.hrefs, base)),
+        canonical_url=urljoin(base, found.canonicals[0].strip()) if found.canonicals else None,
+        feeds=[urljoin(base, href) for href in found.feeds],
     )
 
 
@@ -331,10 +381,10 @@ def _links(hrefs: Iterable[Any], base: str) -> Iterator[str]:
         if not href or href.lower().startswith(_SKIP_SCHEMES):
             continue
         absolute = urldefrag(urljoin(base, href))[0]
-        scheme = urlsplit(absolute).scheme
-        if scheme not in ("http", "https") or absolute in seen:
+        if absolute in seen:
             continue
-        if _BINARY_EXTENSIONS.search(urlsplit(absolute).path):
+        parts = urlsplit(absolute)
+        if parts.scheme not in ("http", "https") or _BINARY_EXTENSIONS.search(parts.path):
             continue
         seen.add(absolute)
         yield absolute
