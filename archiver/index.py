@@ -296,9 +296,10 @@ def index_warc(stream: IO[bytes], filename: str) -> list[Capture]:
                 refers_to = str(current.refers_to or "")
                 if refers_to:
                     fields["refers_to"] = refers_to
-                metadata.append(
-                    (len(captures), refers_to, _article_fields(payload or b""), offset, length)
-                )
+                article = _article_fields(payload or b"")
+                # Kept on the metadata line too, for a response in another file of the crawl.
+                fields.update(article)
+                metadata.append((len(captures), refers_to, article, offset, length))
             elif record_id:
                 by_id[record_id] = len(captures)
             date = str(headers.get_header("WARC-Date") or "")

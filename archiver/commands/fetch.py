@@ -1,0 +1,110 @@
+"""`archiver fetch`: download the WARC files of one crawl, or of a site between two dates."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.config import SettingError
+from archiver.index import MANIFEST_NAME, ArchiveIndex, sidecar_name
+from archiver.retrieve import (
+    Progress,
+    StoredCrawl,
+    download,
+    iter_progress_total,
+    list_stored_crawls,
+    open_archive,
+)
+
+
+def select_crawls(
+    ctx: Context, crawl_id: str | None, site: str | None, since: str | None, until: str | None
+) -> tuple[ArchiveIndex, list[StoredCrawl]]:
+    """The index and the complete crawls of a slice (--crawl, or --site with --from/--to)."""
+    if crawl_id is None and site is None:
+        raise click.UsageError("choose a slice: --crawl ID, or --site S --from DATE --to DATE")
+    if crawl_id is None and not (since and until):
+        raise click.UsageError("--site needs --from and --to")
+    try:
+        _cfg, _client, index = open_archive(ctx.settings)
+        crawls = list_stored_crawls(index, crawl_id=crawl_id, site=site, since=since, until=until)
+    except (SettingError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    return index, [c for c in crawls if c.manifest is not None]
+
+
+@click.command("fetch")
+@click.option("--crawl", "crawl_id", metavar="ID", help="One crawl.")
+@click.option("--site", metavar="HOST", help="Crawls with a start URL on this host or domain.")
+@click.option("--from", "since", metavar="DATE", help="First crawl date (with --site).")
+@click.option("--to", "until", metavar="DATE", help="Last crawl date (with --site).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write {date}/{crawl id}/{file} into.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@pass_context
+def command(
+    ctx: Context,
+    crawl_id: str | None,
+    site: str | None,
+    since: str | None,
+    until: str | None,
+    output: Path,
+    as_json: bool,
+) -> int:
+    """Download a slice's WARCs, their CDXJ and the manifests; exit 1 if a file differs."""
+    index, crawls = select_crawls(ctx, crawl_id, site, since, until)
+    if not crawls:
+        click.echo("no complete crawl matches", err=True)
+        return EXIT_FAILURE
+    bar = Progress(
+        not as_json and sys.stderr.isatty(),
+        iter_progress_total(crawls),
+        "downloading",
+        in_bytes=True,
+    )
+    files: list[dict[str, object]] = []
+    problems: list[str] = []
+    try:
+        for crawl in crawls:
+            target = output / crawl.date / crawl.crawl_id
+            target.mkdir(parents=True, exist_ok=True)
+            (target / MANIFEST_NAME).write_text(
+                json.dumps(crawl.manifest, indent=2) + "\n", encoding="utf-8"
+            )
+            for entry in crawl.files:
+                name = str(entry["name"])
+                bar.describe(name)
+                part = target / (name + ".part")
+                with open(part, "wb") as fh:
+                    size, sha256 = download(
+                        index, index.crawl_key(crawl.date, crawl.crawl_id, name), fh, bar.advance
+                    )
+                ok = size == entry.get("size") and sha256 == entry.get("sha256")
+                part.replace(target / name)
+                if not ok:
+                    problems.append(f"{crawl.crawl_id}/{name}: differs from its manifest entry")
+                sidecar = index.get_optional(
+                    index.crawl_key(crawl.date, crawl.crawl_id, sidecar_name(name))
+                )
+                if sidecar is not None:
+                    (target / sidecar_name(name)).write_bytes(sidecar)
+                files.append({"path": str(target / name), "size": size, "sha256": sha256, "ok": ok})
+    finally:
+        bar.stop()
+    if as_json:
+        click.echo(json.dumps({"files": files, "problems": problems}, indent=2))
+    else:
+        total = sum(int(str(f["size"])) for f in files)
+        click.echo(f"fetched {len(files)} WARC file(s), {total} bytes, into {output}")
+    for problem in problems:
+        click.echo(f"MISMATCH {problem}", err=True)
+    return EXIT_FAILURE if problems else EXIT_OK
