@@ -984,6 +984,13 @@ def _filter(
             skipping = True
             continue
         low = block.text.lower()
+        # A box heading and its links run together in one block ("Don't miss<br>link<br>link").
+        if (
+            block.link_density > LINK_DENSE
+            and "\n" in low
+            and normalize_phrase(low.split("\n", 1)[0]) in rules.headings
+        ):
+            continue
         if short and any(
             normalize_phrase(line) in m.captions
             or (rules.block_prefix is not None and rules.block_prefix.match(line))

@@ -401,3 +401,14 @@ def test_repeated_lines_far_apart_stay_and_doubled_ones_go() -> None:
     assert body.count("Oats with berries and yoghurt") == 3
     assert body.count("Eat every 2-3 hours") == 3
     assert body.count("The harbour at dawn") == 1
+
+
+def test_box_heading_run_together_with_its_links_is_dropped() -> None:
+    box = (
+        "<p>DON'T MISS<br><a href='/a'>Harbour wall gives way in the night storm</a><br>"
+        "<a href='/b'>Ferry timetable cut to two sailings a day</a></p>"
+    )
+    html = f"<html><body><article>{STORY}{box}{STORY}</article></body></html>"
+    body = clean_html(html, "https://news.example/harbour").body
+    assert "DON'T MISS" not in body and "Ferry timetable" not in body
+    assert body.count("Paragraph 5 of the story") == 2
