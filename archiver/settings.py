@@ -104,6 +104,8 @@ ARCHIVER_WARC_DIGEST = "sha1"
 ARCHIVER_CLEAN_ENABLED = True
 # Worker processes for cleaning; 0 means one per CPU core, 1 cleans in a thread of the crawl process.
 ARCHIVER_CLEAN_WORKERS = 0
+# Directories of extra per-site rule files (site-*.toml) added to the packaged ones; empty: packaged rules only.
+ARCHIVER_CLEAN_RULES_DIRS: list[str] = []
 
 # --- news-archiver: storage (S3-compatible) ---------------------------------------
 # Bucket to upload to; empty turns upload off (WARCs stay in the spool).

@@ -97,3 +97,15 @@ def test_politeness_defaults() -> None:
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2
     agent = settings.get("USER_AGENT")
     assert agent.startswith("news-archiver/") and settings.get("ARCHIVER_CONTACT_URL") in agent
+
+
+def test_list_settings_come_from_the_environment_as_comma_separated_values(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "from archiver.config import load_settings; print(load_settings().getlist('ARCHIVER_CLEAN_RULES_DIRS'))"
+    env = {"ARCHIVER_CLEAN_RULES_DIRS": "/srv/rules-a, /srv/rules-b", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "['/srv/rules-a', '/srv/rules-b']"
