@@ -111,7 +111,8 @@ def prepare(index: ArchiveIndex, directory: Path, *, collection: str = COLLECTIO
             for run_id, idx in sources
         ),
         f"    archive_paths: {_yaml_string(archive_root)}",
-        "framed_replay: true",
+        # Frameless: the page itself at its replay URL (a browser, or a test, sees its text there).
+        "framed_replay: false",
         "enable_memento: true",
     ]
     (directory / "config.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")

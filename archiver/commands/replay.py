@@ -60,7 +60,8 @@ def command(ctx: Context, port: int, workdir: Path, target: str | None) -> int:
         return EXIT_FAILURE
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        server.stop()
+        # Unwind to the finally below, which stops pywb; SIGTERM then ends us like Ctrl-C.
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     click.echo(server.url)
