@@ -33,7 +33,9 @@ from s3transfer.utils import ChunksizeAdjuster
 
 from archiver import SOFTWARE
 from archiver.config import SettingError
+from archiver.recovery import recover_crawl
 from archiver.spool import FINAL_FILES, CrawlDir, CrawlInfo, iter_crawl_dirs
+from archiver.warc import CORRUPT_SUFFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -654,6 +656,10 @@ class SpoolReport:
     uploaded: list[UploadResult] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     waiting: list[Path] = field(default_factory=list)
+    # WARCs of dead crawls recovered from *.open in this pass (uploaded like any other).
+    recovered: list[Path] = field(default_factory=list)
+    # Open WARCs with no complete record, kept locally as *.corrupt and never uploaded.
+    corrupt: list[Path] = field(default_factory=list)
 
     @property
     def bytes_uploaded(self) -> int:
@@ -674,6 +680,8 @@ class SpoolReport:
             "uploaded": [r.to_json() for r in self.uploaded],
             "failed": [{"path": str(p), "error": e} for p, e in self.failed],
             "waiting": [str(p) for p in self.waiting],
+            "recovered": [str(p) for p in self.recovered],
+            "corrupt": [str(p) for p in self.corrupt],
         }
 
 
@@ -758,7 +766,10 @@ def upload_spool(
     uploader = Uploader(cfg, client)
     report = SpoolReport()
     crawls = [c for c in iter_crawl_dirs(Path(spool_root)) if crawl_id in (None, c.info.crawl_id)]
-    plans = [(crawl, crawl.pending_uploads()) for crawl in crawls]
+    for crawl in crawls:
+        # Files of crashed crawls first become closed WARCs; live writers' files are left alone.
+        report.recovered.extend(recover_crawl(crawl).recovered)
+    plans = [(crawl, _uploadable(crawl, report)) for crawl in crawls]
     bar = _Progress(progress, sum(_file_size(p) for _, files in plans for p in files))
     try:
         for crawl, files in plans:
@@ -766,6 +777,18 @@ def upload_spool(
     finally:
         bar.stop()
     return report
+
+
+def _uploadable(crawl: CrawlDir, report: SpoolReport) -> list[Path]:
+    files = []
+    for path in crawl.pending_uploads():
+        if path.name.endswith(CORRUPT_SUFFIX):
+            # Nothing in it could be read back; storage must hold no corrupt record.
+            logger.info("event=corrupt_file_kept file=%s", path)
+            report.corrupt.append(path)
+            continue
+        files.append(path)
+    return files
 
 
 def _upload_crawl(

@@ -86,6 +86,7 @@ class S3UploadExtension:
             if stats is not None:
                 stats.inc_value("archiver/upload/leftover_files", len(report.uploaded))
                 stats.inc_value("archiver/upload/leftover_failed", len(report.failed))
+                stats.inc_value("archiver/upload/leftover_recovered", len(report.recovered))
             for path, error in report.failed:
                 logger.error("event=leftover_upload_failed file=%s error=%s", path, error)
             if report.uploaded:
