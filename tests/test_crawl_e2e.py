@@ -365,24 +365,12 @@ def test_manifest_counts_match_the_files(crawled: Crawled) -> None:
 
 # --- replay in pywb -------------------------------------------------------------------
 
-PYWB_VENV = ROOT / "var" / "pywb-venv"
-
-
 def _pywb() -> Path:
-    """pywb in a virtualenv of its own (it pins an old redis client); built once, then reused."""
-    wayback = PYWB_VENV / "bin" / "wayback"
-    if wayback.exists():
-        return PYWB_VENV / "bin"
-    subprocess.run([sys.executable, "-m", "venv", str(PYWB_VENV)], check=True, timeout=300)
-    install = subprocess.run(
-        [str(PYWB_VENV / "bin" / "pip"), "install", "--quiet", "pywb>=2.8"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if install.returncode != 0 or not wayback.exists():
-        pytest.skip(f"pywb cannot be installed here: {install.stderr.strip()[-500:]}")
-    return PYWB_VENV / "bin"
+    """pywb in its own virtualenv, shared with the retrieval tests and `archiver replay`."""
+    # Imported here: the helper module imports this one for crawl_command.
+    from tests.retrieval_helpers import pywb_bin
+
+    return pywb_bin()
 
 
 def _free_port() -> int:
