@@ -1,0 +1,375 @@
+"""Crawl throughput: pages/s of our capture path and full pipeline against bare Scrapy and wget.
+
+    .venv/bin/python bench/crawl_throughput.py                # 5,000 article pages
+    .venv/bin/python bench/crawl_throughput.py --quick        # 200 pages, a smoke run
+    .venv/bin/python bench/crawl_throughput.py --repeat 3     # best of three rounds
+    .venv/bin/python bench/crawl_throughput.py --profile var/profile   # py-spy profiles
+
+All runs of one invocation crawl the same generated loopback site (bench/loopsite.py),
+one after another, and each is timed from process start to process exit:
+
+- bare Scrapy: a plain spider following every <a href> on the site, Scrapy's default
+  handler, no pipelines, no WARC;
+- capture path: `scrapy crawl news` with the project's settings (capture handler, WARC
+  middleware, uploads to a SeaweedFS started here), cleaning off;
+- full pipeline: the same with cleaning on, one worker process per core;
+- wget --warc-file over the same URLs, given as a list (-i).
+
+Politeness is lifted for the loopback site in every Scrapy run alike: no delay, no
+AutoThrottle, 16 requests at once per site, robots.txt not fetched.  The single-process
+cleaning rate is measured in this process on the same pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    DATA,
+    RunResult,
+    best,
+    child_env,
+    cores,
+    figure,
+    ratio_line,
+    run_measured,
+    seaweed,
+    workdir,
+)
+from loopsite import LoopSite
+
+CONCURRENCY = 16
+# Politeness lifted for the loopback site, the same for every Scrapy run.
+FAST = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "false",
+    "CONCURRENT_REQUESTS": str(CONCURRENCY),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": str(CONCURRENCY),
+    "ROBOTSTXT_OBEY": "false",
+    "LOG_LEVEL": "INFO",
+}
+HTML_TYPE = "text/html; charset=utf-8"
+
+
+# --- bare Scrapy (runs in a child: python bench/crawl_throughput.py --bare-worker URL OUT) ----
+
+
+def bare_worker(url: str, out: Path) -> int:
+    """Crawl with a plain spider and Scrapy's defaults, then write its stats to `out`."""
+    from urllib.parse import urlsplit
+
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    host = urlsplit(url).hostname or ""
+
+    class BareSpider(scrapy.Spider):
+        name = "bare"
+
+        async def start(self) -> Any:
+            # Without dont_filter (Scrapy's default for start URLs): "/" is linked from
+            # every section page and must not be fetched twice.
+            for start_url in self.start_urls:
+                yield scrapy.Request(start_url, callback=self.parse)
+
+        def parse(self, response: Any, **kwargs: Any) -> Any:
+            # Links to other hosts are dropped before a Request is made, as the news spider
+            # does: building a Request for each of an article's hundreds of off-site links
+            # (for the offsite middleware to drop) would make this baseline the slow one.
+            for href in response.xpath("//a/@href").getall():
+                link = response.urljoin(href)
+                if urlsplit(link).hostname == host:
+                    yield scrapy.Request(link, callback=self.parse)
+
+    settings: dict[str, Any] = {k: v for k, v in FAST.items()}
+    settings.update({"TELNETCONSOLE_ENABLED": False, "COOKIES_ENABLED": False})
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(BareSpider)
+    process.crawl(crawler, start_urls=[url], allowed_domains=[host])
+    process.start()
+    stats = {k: v for k, v in (crawler.stats.get_stats() if crawler.stats else {}).items()}
+    out.write_text(json.dumps(stats, default=str), encoding="utf-8")
+    return 0
+
+
+# --- one run of each kind ----------------------------------------------------------------
+
+
+class Bench:
+    """The site, the S3 server and a scratch directory shared by all runs of one invocation."""
+
+    def __init__(self, site: LoopSite, server: Any, work: Path, profile: Path | None) -> None:
+        self.site = site
+        self.server = server
+        self.work = work
+        self.profile = profile
+        self.expected = len(site.urls())
+        self.url_file = work / "urls.txt"
+        self.url_file.write_text("\n".join(site.urls()) + "\n", encoding="utf-8")
+        self._n = 0
+
+    def _name(self, kind: str) -> Path:
+        self._n += 1
+        path = self.work / f"{self._n:02d}-{kind}"
+        path.mkdir()
+        return path
+
+    def _wrap(self, command: list[str], name: str) -> list[str]:
+        if self.profile is None:
+            return command
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.profile.mkdir(parents=True, exist_ok=True)
+        out = self.profile / f"{name}.txt"
+        # --subprocesses: the cleaning workers are processes of their own.
+        return [py_spy, "record", "--subprocesses", "--nonblocking", "--format", "raw",
+                "--rate", "200", "-o", str(out), "--", *command]  # fmt: skip
+
+    def bare(self) -> tuple[RunResult, int]:
+        """Bare Scrapy; returns the run and the pages it fetched."""
+        run_dir = self._name("bare")
+        stats_path = run_dir / "stats.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--bare-worker",
+                   f"{self.site.url}/", str(stats_path)]  # fmt: skip
+        result = run_measured(self._wrap(command, "bare"), log=run_dir / "log.txt")
+        check(result, "bare Scrapy")
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        return result, int(stats.get("response_received_count", 0))
+
+    def ours(self, clean: bool) -> tuple[RunResult, int, dict[str, Any]]:
+        """`scrapy crawl news`, capture path or full pipeline; the run, pages, manifest stats."""
+        kind = "full" if clean else "capture"
+        run_dir = self._name(kind)
+        bucket = f"bench-{kind}-" + secrets.token_hex(4)
+        self.server.create_bucket(bucket)
+        settings = dict(FAST)
+        settings.update(
+            {
+                "ARCHIVER_WARC_DIR": str(run_dir / "spool"),
+                "ARCHIVER_S3_BUCKET": bucket,
+                "ARCHIVER_S3_ENDPOINT_URL": self.server.endpoint_url,
+                "ARCHIVER_CLEAN_ENABLED": "true" if clean else "false",
+                "ARCHIVER_CLEAN_WORKERS": "0",
+            }
+        )
+        if allowed_networks_setting():
+            # The private-address guard would refuse 127.0.0.1 otherwise.
+            settings["ARCHIVER_ALLOWED_NETWORKS"] = "127.0.0.0/8"
+        command = [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={self.site.url}/"]
+        for name, value in settings.items():
+            command += ["-s", f"{name}={value}"]
+        result = run_measured(
+            self._wrap(command, kind), log=run_dir / "log.txt", env=child_env(self.server)
+        )
+        check(result, kind)
+        manifest = read_manifest(self.server, bucket)
+        stats = manifest.get("stats", {})
+        if not manifest.get("files") or manifest.get("uploads_waiting"):
+            raise SystemExit(f"{kind}: WARCs were not all uploaded:\n{json.dumps(manifest)[:2000]}")
+        delete_bucket(self.server, bucket)
+        return result, int(stats.get("archiver/warc/responses", 0)), stats
+
+    def wget(self) -> tuple[RunResult, int]:
+        """wget --warc-file over the URL list; the run and the responses in its WARC."""
+        run_dir = self._name("wget")
+        warc = run_dir / "wget"
+        wget = shutil.which("wget") or "/usr/bin/wget"
+        command = [wget, "-q", "--warc-file", str(warc), "-i", str(self.url_file),
+                   "-O", os.devnull]  # fmt: skip
+        result = run_measured(command, log=run_dir / "log.txt", cwd=run_dir)
+        check(result, "wget")
+        return result, count_responses(warc.with_suffix(".warc.gz"))
+
+
+def allowed_networks_setting() -> bool:
+    """Whether the project has the private-address guard's setting (added by another issue)."""
+    import archiver.settings
+
+    return hasattr(archiver.settings, "ARCHIVER_ALLOWED_NETWORKS")
+
+
+def check(result: RunResult, what: str) -> None:
+    """Stop the benchmark with the child's log tail when a run failed."""
+    if result.returncode != 0:
+        raise SystemExit(f"{what} exited with {result.returncode}:\n{result.tail()}")
+
+
+def read_manifest(server: Any, bucket: str) -> dict[str, Any]:
+    """The crawl manifest uploaded to the bucket (it goes up last, after every file)."""
+    client = server.client()
+    keys = [
+        obj["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for obj in page.get("Contents", [])
+    ]
+    manifest_key = next((k for k in keys if k.endswith("/manifest.json")), None)
+    if manifest_key is None:
+        raise SystemExit(f"no manifest.json in bucket {bucket}: {keys[:20]}")
+    data: dict[str, Any] = json.loads(
+        client.get_object(Bucket=bucket, Key=manifest_key)["Body"].read()
+    )
+    return data
+
+
+def delete_bucket(server: Any, bucket: str) -> None:
+    """Delete a run's objects, so the server's disk use stays flat over many runs."""
+    client = server.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=obj["Key"])
+
+
+def count_responses(path: Path) -> int:
+    """Response records in a WARC file."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(path, "rb") as fh:
+        return sum(1 for record in ArchiveIterator(fh) if record.rec_type == "response")
+
+
+def cleaning_rate(site: LoopSite, limit: int | None, repeat: int) -> float:
+    """Articles/s of the cleaner in one process, on the pages the site serves, as the pipeline calls it."""
+    from loopsite import with_base
+
+    from archiver.cleaning import clean_html
+
+    pages = [(with_base(p), f"http://127.0.0.1/2026/11/20/story-{i:06d}.html")
+             for i, p in enumerate(site.dataset[:limit])]  # fmt: skip
+    clean_html(pages[0][0], pages[0][1], content_type=HTML_TYPE)  # rules load once per process
+    best_seconds = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for body, url in pages:
+            clean_html(body, url, content_type=HTML_TYPE).to_dict()
+        best_seconds = min(best_seconds, time.perf_counter() - start)
+    return len(pages) / best_seconds
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+def summarize_profile(path: Path, top: int = 15) -> str:
+    """Top functions of a py-spy raw (collapsed stacks) profile, by own and by total samples."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if f]
+        # py-spy puts the process and thread first; functions look like "name (file:line)".
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0] + ")"
+                  if " (" in f else f for f in frames]  # fmt: skip
+        samples += count
+        if frames:
+            own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    lines = [f"{path.name}: {samples} samples", "  own time:"]
+    lines += [f"    {n / samples:6.1%}  {name}" for name, n in own.most_common(top)]
+    lines.append("  including callees:")
+    lines += [f"    {n / samples:6.1%}  {name}" for name, n in total.most_common(top * 2)
+              if "process " not in name and "thread " not in name][:top]  # fmt: skip
+    return "\n".join(lines)
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def rate(pages: int, result: RunResult) -> float:
+    """Pages per wall-clock second, process start to exit."""
+    return pages / result.seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every configuration against the same site and print pages/s and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pages", type=int, default=5000, help="article pages (default 5000)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the best of each is kept")
+    parser.add_argument("--quick", action="store_true", help="200 pages: a smoke run")
+    parser.add_argument("--data", type=Path, default=DATA, help="the article-extraction-benchmark")
+    parser.add_argument("--only", help="comma-separated subset of bare,capture,full,wget")
+    parser.add_argument("--profile", type=Path, help="record py-spy profiles of our runs here")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--bare-worker", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare_worker:
+        return bare_worker(args.bare_worker[0], Path(args.bare_worker[1]))
+    pages = 200 if args.quick else args.pages
+    kinds = (args.only or "bare,capture,full,wget").split(",")
+    if args.profile is not None:
+        kinds = [k for k in kinds if k in ("capture", "full")]
+    n_cores = cores()
+    with workdir(keep=args.keep, prefix="crawl-") as work, seaweed(work / "s3") as server:
+        site = LoopSite(pages, args.data)
+        site.start()
+        try:
+            bench = Bench(site, server, work, args.profile)
+            print(f"site                 {pages} articles + {site.sections} sections + home = "
+                  f"{bench.expected} pages, {site.article_bytes / pages / 1024:.1f} KB per article")  # fmt: skip
+            print(f"cores                {n_cores}")
+            runs: dict[str, list[float]] = {k: [] for k in kinds}
+            extra: dict[str, str] = {}
+            for _ in range(args.repeat):
+                for kind in kinds:
+                    if kind == "bare":
+                        result, got = bench.bare()
+                    elif kind in ("capture", "full"):
+                        result, got, stats = bench.ours(clean=kind == "full")
+                        if kind == "full":
+                            extra["full"] = (f"articles cleaned {stats.get('archiver/clean/articles', 0)}, "
+                                             f"not articles {stats.get('archiver/clean/not_article', 0)}")  # fmt: skip
+                    else:
+                        result, got = bench.wget()
+                    if got != bench.expected:
+                        print(f"warning: {kind} fetched {got} pages, the site has {bench.expected}")
+                    runs[kind].append(rate(got, result))
+                    print(figure(f"  {kind} run", rate(got, result), "pages/s",
+                                 f"{got} pages in {result.seconds:.1f} s, "
+                                 f"CPU {result.cpu / max(got, 1) * 1000:.1f} ms/page, peak RSS "
+                                 f"{result.maxrss / 2**20:.0f} MiB (tree {result.tree_rss / 2**20:.0f} MiB)"),
+                          flush=True)  # fmt: skip
+        finally:
+            site.stop()
+        if args.profile is not None:
+            for path in sorted(args.profile.glob("*.txt")):
+                print(summarize_profile(path))
+            return 0
+        clean = cleaning_rate(site, 20 if args.quick else None, 1 if args.quick else 2)
+    figures = {k: best(v) for k, v in runs.items() if v}
+    names = {"bare": "bare Scrapy", "capture": "capture path (WARC + S3, no cleaning)",
+             "full": "full pipeline (cleaning on every core)", "wget": "wget --warc-file"}  # fmt: skip
+    for kind, value in figures.items():
+        print(figure(names[kind], value, "pages/s", extra.get(kind, "")))
+    print(figure("cleaning, one process", clean, "articles/s"))
+    if "capture" in figures and "bare" in figures:
+        print(ratio_line("capture / bare Scrapy", figures["capture"], figures["bare"], ">= 0.7"))
+    if "capture" in figures and "wget" in figures:
+        print(ratio_line("capture / wget", figures["capture"], figures["wget"], ">= 1.5"))
+    if "full" in figures:
+        print(ratio_line(f"full / ({n_cores} cores x cleaning rate)", figures["full"],
+                         n_cores * clean, ">= 0.8"))  # fmt: skip
+    if "full" in figures and "capture" in figures:
+        print(ratio_line("full / capture", figures["full"], figures["capture"]))
+        # If cleaning's CPU were all that the full pipeline adds to the capture path, a page
+        # would take 1/capture + 1/(cores x cleaning rate) seconds of the machine.
+        expected = 1 / (1 / figures["capture"] + 1 / (n_cores * clean))
+        print(figure("full pipeline if cleaning CPU were its only cost", expected, "pages/s"))
+        print(ratio_line("full / that expectation", figures["full"], expected, ">= 0.8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
