@@ -680,6 +680,24 @@ def _empty() -> Iterator[Iterator[str]]:
 # --- the archive-wide index in storage -------------------------------------------------------
 
 
+def runs_to_merge(sizes: Sequence[int], max_runs: int) -> list[int]:
+    """Indexes of the runs to merge into one, smallest first (empty: leave them).
+
+    Like a binary counter: the smallest runs are merged once together they are at least as
+    large as the next one, so equal crawls give runs of 1, 2, 4, 8... crawls, at most about
+    log2(crawls) runs, and each line is rewritten about log2(crawls) times. Past max_runs
+    the smallest are merged whatever their sizes.
+    """
+    order = sorted(range(len(sizes)), key=lambda i: (sizes[i], i))
+    count, total = 1, sizes[order[0]] if order else 0
+    while count < len(order) and total >= sizes[order[count]]:
+        total += sizes[order[count]]
+        count += 1
+    if max_runs >= 1 and len(order) > max_runs:
+        count = max(count, len(order) - max_runs + 1)
+    return order[:count] if count >= 2 else []
+
+
 def index_root(prefix: str) -> str:
     """Key prefix of the archive-wide index: {prefix}/_index."""
     segments = [s for s in prefix.strip("/").split("/") if s]
@@ -794,17 +812,20 @@ class ArchiveIndex:
         )
 
     # --- runs --------------------------------------------------------------------------
-    def runs(self) -> list[RunInfo]:
-        """Committed runs (those whose run.json exists), minus runs a merged run replaces."""
+    def run_ids(self) -> list[str]:
+        """Ids of committed runs (those whose run.json exists), from one listing."""
         base = f"{self.root}/{RUNS_DIR}/"
         committed = []
         for key in self.list_keys(base):
-            rest = key[len(base) :]
-            run_id, _, name = rest.partition("/")
+            run_id, _, name = key[len(base) :].partition("/")
             if name == RUN_FILE:
                 committed.append(run_id)
+        return committed
+
+    def runs(self) -> list[RunInfo]:
+        """Committed runs with their run.json, minus runs a merged run replaces."""
         runs = []
-        for run_id in committed:
+        for run_id in self.run_ids():
             raw = self.get_optional(self.run_key(run_id, RUN_FILE))
             if raw is not None:
                 runs.append(RunInfo(run_id, json.loads(raw)))
@@ -816,12 +837,17 @@ class ArchiveIndex:
         return ClusterIndex.parse(self.get(self.run_key(run_id, CLUSTER_FILE)).decode("utf-8"))
 
     def query(self, rng: KeyRange, runs: Sequence[RunInfo] | None = None) -> list[Capture]:
-        """Captures in the range from every run, sorted, each record once."""
-        found: dict[tuple[str, int], Capture] = {}
-        for run in self.runs() if runs is None else runs:
-            cluster = self.cluster(run.run_id)
+        """Captures in the range from every run, sorted, each record once.
 
-            def read(span: ByteRange, run_id: str = run.run_id) -> bytes:
+        Without `runs`, one listing finds the runs (their run.json is not read): a run a merge
+        replaced but did not delete yet only repeats records, which are dropped here.
+        """
+        found: dict[tuple[str, int], Capture] = {}
+        run_ids = self.run_ids() if runs is None else [r.run_id for r in runs]
+        for run_id in run_ids:
+            cluster = self.cluster(run_id)
+
+            def read(span: ByteRange, run_id: str = run_id) -> bytes:
                 return self.get(self.run_key(run_id, span.part), (span.offset, span.length))
 
             for capture in search_zipnum(cluster, rng, read):
@@ -957,17 +983,13 @@ class ArchiveIndex:
         return self.publish_run(f"c-{crawl_id}", (c.line for c in lines), crawls=[crawl_id])
 
     def compact(self, max_runs: int) -> RunInfo | None:
-        """Merge the smallest runs into one when there are more than max_runs; None otherwise.
-
-        Half the runs plus one, smallest first: a line is merged again only when its run is
-        among the smaller half, so each line is rewritten O(log n) times as the archive grows.
-        """
+        """Merge runs as runs_to_merge chooses (None when nothing is merged)."""
         self.remove_replaced()
         runs = self.runs()
-        if max_runs < 1 or len(runs) <= max_runs:
+        chosen = runs_to_merge([r.lines for r in runs], max_runs)
+        if not chosen:
             return None
-        chosen = sorted(runs, key=lambda r: (r.lines, r.run_id))[: len(runs) // 2 + 1]
-        return self.merge(chosen)
+        return self.merge([runs[i] for i in chosen])
 
     def merge(self, runs: Sequence[RunInfo]) -> RunInfo:
         """One run holding the lines of several, committed before they are deleted."""

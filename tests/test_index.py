@@ -22,6 +22,7 @@ from archiver.index import (
     index_file,
     key_range,
     merge_ranges,
+    runs_to_merge,
     search_zipnum,
     surt_key,
     timestamp14,
@@ -312,6 +313,38 @@ def test_zipnum_refuses_unsorted_lines_and_drops_duplicates(tmp_path: Path) -> N
     assert written.lines == 2
 
 
+@pytest.mark.parametrize(
+    ("sizes", "max_runs", "merged"),
+    [
+        ([], 16, []),
+        ([5], 16, []),
+        ([5, 5], 16, [0, 1]),
+        ([10, 5], 16, []),
+        ([10, 5, 5], 16, [1, 2, 0]),
+        ([40, 20, 10, 5], 16, []),
+        ([40, 20, 10, 5, 5], 16, [3, 4, 2, 1, 0]),
+        ([100, 1, 1000], 16, []),
+        ([100, 50, 20, 9], 2, [3, 2, 1]),
+    ],
+)
+def test_runs_merge_like_a_binary_counter(
+    sizes: list[int], max_runs: int, merged: list[int]
+) -> None:
+    assert runs_to_merge(sizes, max_runs) == merged
+
+
+def test_equal_crawls_leave_about_log2_runs() -> None:
+    runs: list[int] = []
+    for _ in range(1000):
+        runs.append(1)
+        chosen = runs_to_merge(runs, 16)
+        if chosen:
+            runs = [s for i, s in enumerate(runs) if i not in chosen] + [
+                sum(runs[i] for i in chosen)
+            ]
+    assert sorted(runs, reverse=True) == [512, 256, 128, 64, 32, 8]  # 1000 in binary
+
+
 def test_adjacent_blocks_merge_into_one_range() -> None:
     from archiver.index import IdxEntry
 
@@ -385,13 +418,15 @@ def test_crawls_publish_runs_that_merge_and_answer_queries(
         == f"{T0 + timedelta(days=1):%Y-%m-%d}/c1/{found[1].filename.rsplit('/', 1)[1]}"
     )
 
-    merged = index.compact(max_runs=2)
-    assert merged is not None and sorted(merged.crawls) == ["c0", "c1", "c2"]
+    merged = index.compact(max_runs=16)
+    # Four runs of equal size: together the smaller ones match the next, so all four merge.
+    assert merged is not None and sorted(merged.crawls) == ["c0", "c1", "c2", "c3"]
     runs = index.runs()
-    assert len(runs) == 2 and {c for r in runs for c in r.crawls} == {"c0", "c1", "c2", "c3"}
+    assert [r.run_id for r in runs] == [merged.run_id] and merged.replaces
     assert [c.line for c in index.query(key_range("http://example.com/news/2.html"))] == [
         c.line for c in found
     ]
+    assert index.compact(max_runs=16) is None
     assert len(index.query(key_range("example.com", "domain"))) == 16
     # Old runs are gone from storage, not only hidden.
     keys = s3_bucket.list_keys()
