@@ -1,0 +1,340 @@
+"""Retrieval from a synthetic archive in a local SeaweedFS: get vs. downloading a WARC, find at two sizes.
+
+    .venv/bin/python bench/retrieval.py                  # 20 crawls x 5 WARCs, >= 50,000 records
+    .venv/bin/python bench/retrieval.py --crawls 4       # a quick look
+
+Builds the archive with archiver.warc (no crawling): each crawl revisits every site's
+homepage and sections and adds new articles with metadata records. Each crawl's WARCs, their
+CDXJ sidecars and a manifest are stored as a crawl leaves them, and the crawl joins the
+archive-wide index as at the end of a crawl (archiver.index, ARCHIVER_INDEX_MAX_RUNS=16).
+Prints, in one run: `get` of one URL against downloading its WARC and scanning it (time,
+bytes, requests), and `find` latency when the archive holds 1/10 of the crawls and all of
+them, against reading every per-WARC index (the baseline without the archive-wide index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from warcio.archiveiterator import ArchiveIterator  # noqa: E402
+
+from archiver.index import ArchiveIndex, index_file, key_range, sidecar_name  # noqa: E402
+from archiver.retrieve import closest, find, parse_response, read_capture  # noqa: E402
+from archiver.s3server import SeaweedServer  # noqa: E402
+from archiver.warc import (  # noqa: E402
+    HttpExchange,
+    RotatingWarcWriter,
+    build_exchange_records,
+    build_metadata_record,
+)
+
+SITES = 40
+SECTIONS = 4
+PREFIX = "bench"
+WORDS = [
+    "council",
+    "harbor",
+    "election",
+    "budget",
+    "river",
+    "school",
+    "transit",
+    "weather",
+    "market",
+    "court",
+    "police",
+    "festival",
+    "museum",
+    "hospital",
+    "stadium",
+    "bridge",
+    "library",
+    "energy",
+    "housing",
+    "climate",
+]
+
+
+class Pages:
+    """Page bodies of realistic size (news pages run to 50-150 KB), from a pool of texts."""
+
+    def __init__(self, rng: random.Random, words: int, pool: int = 24) -> None:
+        self.texts = [" ".join(rng.choice(WORDS) for _ in range(words)) for _ in range(pool)]
+        self.rng = rng
+
+    def page(self, title: str) -> bytes:
+        """An HTML page with its own title around one of the pooled texts."""
+        text = self.rng.choice(self.texts)
+        return (
+            f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>"
+            f"<article><p>{text}</p></article></body></html>"
+        ).encode()
+
+
+def write_crawl(
+    directory: Path, crawl: int, start: datetime, warcs: int, per_warc: int, pages: Pages
+) -> tuple[list[Path], list[str]]:
+    """One crawl's WARCs: per_warc exchanges each, an article's metadata record beside it."""
+    paths: list[Path] = []
+    urls: list[str] = []
+    when = start
+    for w in range(warcs):
+        writer = RotatingWarcWriter(
+            directory,
+            prefix="bench",
+            max_size=10**12,
+            warcinfo_fields={"software": "bench/retrieval.py", "isPartOf": f"crawl-{crawl}"},
+            host="bench",
+        )
+        for i in range(per_warc):
+            when += timedelta(milliseconds=700)
+            site = f"site{(w * per_warc + i) % SITES:02d}.example"
+            slot = i % 10
+            if slot < SECTIONS:
+                # Homepage and sections: the same URLs captured again by every crawl.
+                url = f"https://www.{site}/" + ("" if slot == 0 else f"section{slot}/")
+                body = pages.page(f"{site} front")
+                article = None
+            else:
+                url = f"https://www.{site}/news/{crawl:03d}-{w:02d}-{i:04d}.html"
+                body = pages.page(f"Story {crawl}-{w}-{i}")
+                article = {
+                    "title": f"Story {crawl}-{w}-{i}",
+                    "published": f"{when:%Y-%m-%d}",
+                    "body": "text",
+                }
+            exchange = HttpExchange(
+                target_uri=url,
+                request_head=f"GET / HTTP/1.1\r\nHost: www.{site}\r\n\r\n".encode(),
+                request_body=b"",
+                response_head=b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n",
+                response_body=body,
+                ip_address="127.0.0.1",
+                date=when,
+            )
+            request, response = build_exchange_records(exchange)
+            records = [request, response]
+            if article is not None:
+                records.append(
+                    build_metadata_record(
+                        url,
+                        json.dumps(article).encode(),
+                        refers_to=response.rec_headers.get_header("WARC-Record-ID"),
+                        date=when,
+                    )
+                )
+                urls.append(url)
+            writer.write(records)
+        closed = writer.close()
+        assert closed is not None
+        paths.append(closed.path)
+    return paths, urls
+
+
+def store_crawl(index: ArchiveIndex, date: str, crawl_id: str, paths: list[Path]) -> int:
+    """Upload WARCs, sidecars and the manifest as a crawl leaves them; returns record count."""
+    files = []
+    records = 0
+    for path in paths:
+        captures = index_file(path)
+        sidecar = path.with_name(sidecar_name(path.name))
+        sidecar.write_text("".join(c.line for c in captures), encoding="utf-8")
+        for local in (path, sidecar):
+            index.client.upload_file(
+                str(local), index.bucket, index.crawl_key(date, crawl_id, local.name)
+            )
+        with open(path, "rb") as fh:
+            counts: dict[str, int] = {}
+            for record in ArchiveIterator(fh):
+                counts[record.rec_type] = counts.get(record.rec_type, 0) + 1
+        records += sum(counts.values())
+        files.append(
+            {
+                "name": path.name,
+                "size": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "records": counts,
+                "sidecars": [sidecar.name],
+            }
+        )
+        path.unlink()
+        sidecar.unlink()
+    manifest = {"crawl_id": crawl_id, "start_urls": ["https://www.site00.example/"], "files": files}
+    index.put_bytes(
+        index.crawl_key(date, crawl_id, "manifest.json"),
+        json.dumps(manifest).encode(),
+        "application/json",
+    )
+    return records
+
+
+def timed(func: Callable[[], object], repeat: int) -> float:
+    """Median seconds of `repeat` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def find_latency(
+    index: ArchiveIndex, urls: list[str], rng: random.Random, lookups: int
+) -> tuple[float, int]:
+    """Median seconds of an exact `find` of a random article URL, and requests per lookup."""
+    sample = rng.sample(urls, lookups)
+    times = []
+    before = index.requests
+    for url in sample:
+        start = time.perf_counter()
+        found = find(index, url)
+        times.append(time.perf_counter() - start)
+        assert found, url
+    return statistics.median(times), (index.requests - before) // lookups
+
+
+def scan_sidecars(index: ArchiveIndex, url: str) -> tuple[float, int, int]:
+    """The baseline lookup without the archive-wide index: read every per-WARC CDXJ."""
+    start = time.perf_counter()
+    before_req, before_bytes = index.requests, index.bytes_read
+    key = key_range(url).start
+    hits = 0
+    for sidecar in [k for k in index.list_keys(f"{PREFIX}/") if k.endswith(".cdxj")]:
+        for line in index.get(sidecar).decode().splitlines():
+            if line.startswith(key):
+                hits += 1
+    assert hits, url
+    return (
+        time.perf_counter() - start,
+        index.requests - before_req,
+        index.bytes_read - before_bytes,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the archive, measure, print the figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--crawls", type=int, default=20, help="crawls (a tenth are measured first)"
+    )
+    parser.add_argument("--warcs", type=int, default=5, help="WARCs per crawl")
+    parser.add_argument("--per-warc", type=int, default=260, help="exchanges per WARC")
+    parser.add_argument("--lookups", type=int, default=30)
+    parser.add_argument("--words", type=int, default=9000, help="words per page (about 60 KB)")
+    args = parser.parse_args(argv)
+    rng = random.Random(20261125)
+    pages = Pages(rng, args.words)
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        work = Path(tmp)
+        server = SeaweedServer(
+            work / "s3",
+            access_key="BENCH" + secrets.token_hex(6).upper(),
+            secret_key=secrets.token_urlsafe(24),
+        )
+        server.start()
+        try:
+            bucket = "bench-retrieval"
+            server.create_bucket(bucket)
+            index = ArchiveIndex(server.client(read_timeout=120), bucket, PREFIX)
+            small = max(1, args.crawls // 10)
+            urls: list[str] = []
+            records = warcs = 0
+            build_start = time.perf_counter()
+            day0 = datetime(2026, 1, 1, tzinfo=UTC)
+            results: dict[str, tuple[float, int, int, int]] = {}
+            for crawl in range(args.crawls):
+                start = day0 + timedelta(days=crawl)
+                date, crawl_id = f"{start:%Y-%m-%d}", f"bench-{start:%Y%m%dT%H%M%SZ}-{crawl:06x}"
+                paths, new_urls = write_crawl(work, crawl, start, args.warcs, args.per_warc, pages)
+                records += store_crawl(index, date, crawl_id, paths)
+                warcs += len(paths)
+                urls.extend(new_urls)
+                index.publish_crawl(date, crawl_id)
+                index.compact(16)
+                if crawl + 1 in (small, args.crawls):
+                    latency, per_lookup = find_latency(index, urls, rng, args.lookups)
+                    scan_seconds, scan_requests, scan_bytes = scan_sidecars(
+                        index, urls[len(urls) // 2]
+                    )
+                    results["small" if crawl + 1 == small else "full"] = (
+                        latency,
+                        per_lookup,
+                        records,
+                        warcs,
+                    )
+                    results[("small" if crawl + 1 == small else "full") + "-scan"] = (
+                        scan_seconds,
+                        scan_requests,
+                        scan_bytes,
+                        warcs,
+                    )
+            build_seconds = time.perf_counter() - build_start
+
+            # get one URL: index lookup + one Range request, against its whole WARC.
+            target = urls[len(urls) // 2]
+            capture = closest(find(index, target), None)
+            assert capture is not None
+            index.requests = index.bytes_read = 0
+
+            def get() -> bytes:
+                found = closest(find(index, target), None)
+                assert found is not None
+                return parse_response(read_capture(index, found)).body
+
+            body = get()
+            get_requests, get_bytes = index.requests, index.bytes_read
+            get_seconds = timed(get, 5)
+            key = f"{PREFIX}/{capture.filename}"
+
+            def scan_warc() -> bytes:
+                data = index.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                for record in ArchiveIterator(io.BytesIO(data)):
+                    if (
+                        record.rec_type == "response"
+                        and record.rec_headers.get_header("WARC-Target-URI") == target
+                    ):
+                        return bytes(record.content_stream().read())
+                raise AssertionError(target)
+
+            assert scan_warc() == body
+            warc_bytes = index.client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+            scan_seconds = timed(scan_warc, 5)
+            runs = len(index.runs())
+        finally:
+            server.stop()
+
+    small_lat, small_req, small_records, small_warcs = results["small"]
+    full_lat, full_req, full_records, full_warcs = results["full"]
+    small_scan = results["small-scan"]
+    full_scan = results["full-scan"]
+    print(f"archive          {full_warcs} WARCs, {full_records} records, {len(urls)} articles, "
+          f"{args.crawls} crawls, {runs} index run(s); built in {build_seconds:.0f} s")  # fmt: skip
+    print(f"get              {get_seconds * 1000:8.1f} ms  {get_bytes:>10} bytes  {get_requests} requests (index + 1 Range)")  # fmt: skip
+    print(f"download+scan    {scan_seconds * 1000:8.1f} ms  {warc_bytes:>10} bytes  1 request (its whole WARC)")  # fmt: skip
+    print(f"ratio get        {scan_seconds / get_seconds:8.1f}x faster, {warc_bytes / get_bytes:.0f}x fewer bytes than downloading the WARC")  # fmt: skip
+    print(f"find small       {small_lat * 1000:8.1f} ms  ({small_warcs} WARCs, {small_records} records, {small_req} requests/lookup)")  # fmt: skip
+    print(f"find full        {full_lat * 1000:8.1f} ms  ({full_warcs} WARCs, {full_records} records, {full_req} requests/lookup)")  # fmt: skip
+    print(f"ratio find       {full_lat / small_lat:8.2f}  (full / small, for {full_records / small_records:.1f}x the records)")  # fmt: skip
+    print(f"sidecar scan     {small_scan[0] * 1000:8.1f} ms small ({small_scan[1]} requests, {small_scan[2]} bytes), "
+          f"{full_scan[0] * 1000:.1f} ms full ({full_scan[1]} requests, {full_scan[2]} bytes)")  # fmt: skip
+    print(f"ratio find/scan  {full_scan[0] / full_lat:8.1f}x faster than reading every per-WARC index (full archive)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
