@@ -115,6 +115,8 @@ class S3Config:
     max_attempts: int = 5
     upload_threads: int = 2
     keep_local: bool = False
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.bucket and (len(self.bucket) < 3 or re.search(r"[\s/]", self.bucket)):
@@ -151,6 +153,11 @@ class S3Config:
             raise SettingError(
                 f"ARCHIVER_S3_MAX_ATTEMPTS: must be 1 or more, got {self.max_attempts}"
             )
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise SettingError(
+                "ARCHIVER_S3_CONNECT_TIMEOUT and ARCHIVER_S3_READ_TIMEOUT must be positive, "
+                f"got {self.connect_timeout} and {self.read_timeout}"
+            )
         if self.upload_threads < 1:
             raise SettingError(
                 f"ARCHIVER_S3_UPLOAD_THREADS: must be 1 or more, got {self.upload_threads}"
@@ -182,6 +189,15 @@ class S3Config:
                 f"ARCHIVER_KEEP_LOCAL: expected true or false, got "
                 f"{settings.get('ARCHIVER_KEEP_LOCAL')!r}"
             ) from None
+
+        def seconds(name: str, default: float) -> float:
+            try:
+                return float(settings.get(name) or default)
+            except (TypeError, ValueError):
+                raise SettingError(
+                    f"{name}: expected a number of seconds, got {settings.get(name)!r}"
+                ) from None
+
         endpoint = text("ARCHIVER_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL", "")
         return cls(
             bucket=text("ARCHIVER_S3_BUCKET"),
@@ -194,7 +210,16 @@ class S3Config:
             max_attempts=number("ARCHIVER_S3_MAX_ATTEMPTS", 5),
             upload_threads=number("ARCHIVER_S3_UPLOAD_THREADS", 2),
             keep_local=keep_local,
+            connect_timeout=seconds("ARCHIVER_S3_CONNECT_TIMEOUT", CONNECT_TIMEOUT),
+            read_timeout=seconds("ARCHIVER_S3_READ_TIMEOUT", READ_TIMEOUT),
         )
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """The longest one S3 call can take: every attempt timing out, plus retry backoff."""
+        # botocore's standard mode sleeps up to min(20, 2**(n-1)) s before attempt n + 1.
+        backoff = sum(min(20.0, 2.0 ** (n - 1)) for n in range(1, self.max_attempts))
+        return self.max_attempts * (self.connect_timeout + self.read_timeout) + backoff
 
     @property
     def enabled(self) -> bool:
@@ -221,9 +246,9 @@ def make_client(cfg: S3Config) -> S3Client:
         region_name=region,
         signature_version="s3v4",
         s3=s3_options,
-        retries={"mode": "standard", "max_attempts": cfg.max_attempts},
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": cfg.max_attempts},
+        connect_timeout=cfg.connect_timeout,
+        read_timeout=cfg.read_timeout,
         # One connection per concurrent part, plus room for the HEAD requests.
         max_pool_connections=max(10, cfg.upload_threads * 2),
         user_agent_extra=SOFTWARE,
