@@ -364,14 +364,22 @@ def analyze_html(body: bytes | str, url: str, *, encoding: str | None = None) ->
     is_article, reason = _classify(doc, found, url)
     base = url
     if found.bases:
-        base = urljoin(url, found.bases[0].strip())
+        base = _join(url, found.bases[0]) or url
     return PageInfo(
         is_article=is_article,
         reason=reason,
         links=list(_links(found.hrefs, base)),
-        canonical_url=urljoin(base, found.canonicals[0].strip()) if found.canonicals else None,
-        feeds=[urljoin(base, href) for href in found.feeds],
+        canonical_url=_join(base, found.canonicals[0]) if found.canonicals else None,
+        feeds=list(_links(found.feeds, base)),
     )
+
+
+def _join(base: str, href: str) -> str | None:
+    """urljoin that gives None for a malformed URL (say "http://[::1") instead of raising."""
+    try:
+        return urljoin(base, href.strip())
+    except ValueError:
+        return None
 
 
 def _links(hrefs: Iterable[Any], base: str) -> Iterator[str]:
@@ -380,7 +388,10 @@ def _links(hrefs: Iterable[Any], base: str) -> Iterator[str]:
         href = str(raw).strip()
         if not href or href.lower().startswith(_SKIP_SCHEMES):
             continue
-        absolute = urldefrag(urljoin(base, href))[0]
+        joined = _join(base, href)
+        if joined is None:
+            continue
+        absolute = urldefrag(joined)[0]
         if absolute in seen:
             continue
         parts = urlsplit(absolute)

@@ -177,7 +177,8 @@ def test_keys_follow_the_documented_layout(crawled: Crawled) -> None:
     date = crawled.manifest["started"][:10]
     assert crawled.warcs, "no WARC was uploaded"
     for key in crawled.keys:
-        assert key.startswith(f"{PREFIX}/{date}/{crawl_id}/"), key
+        # The crawl's own files, and the archive-wide index beside all crawls (docs/index-format.md).
+        assert key.startswith((f"{PREFIX}/{date}/{crawl_id}/", f"{PREFIX}/_index/")), key
     names = {Path(k).name for k in crawled.keys}
     assert {"manifest.json", "items.jsonl"} <= names
     for f in crawled.manifest["files"]:
@@ -364,6 +365,7 @@ def test_manifest_counts_match_the_files(crawled: Crawled) -> None:
 
 
 # --- replay in pywb -------------------------------------------------------------------
+
 
 def _pywb() -> Path:
     """pywb in its own virtualenv, shared with the retrieval tests and `archiver replay`."""

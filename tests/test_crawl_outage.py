@@ -77,7 +77,8 @@ def test_warcs_wait_in_the_spool_while_storage_is_down_then_archiver_upload_send
     assert warcs == sorted(warcs, key=lambda n: n.split("-")[1:3])
     assert "manifest.json" in waiting and "items.jsonl" in waiting
     manifest = json.loads((crawl_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert sorted(manifest["uploads_waiting"]) == sorted([*warcs, "items.jsonl"])
+    indexes = [f"{n}.cdxj" for n in warcs]
+    assert sorted(manifest["uploads_waiting"]) == sorted([*warcs, *indexes, "items.jsonl"])
     assert manifest["stats"]["archiver/upload/failed"] >= 1
     local_bytes = {n: (crawl_dir / n).read_bytes() for n in warcs}
 

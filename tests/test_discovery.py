@@ -139,3 +139,13 @@ def test_parse_date_accepts_dates_and_datetimes() -> None:
     assert discovery.parse_date("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
     assert discovery.parse_date("not a date") is None
     assert discovery.parse_date("") is None
+
+
+def test_malformed_urls_are_skipped_without_losing_the_page() -> None:
+    body = _page(
+        '<base href="http://[::1"><link rel="canonical" href="http://[::1">',
+        '<a href="http://[::1">broken</a><a href="/fine">fine</a>',
+    )
+    info = discovery.analyze_html(body, "https://x.example/section/")
+    assert info.links == ["https://x.example/fine"]
+    assert info.canonical_url is None
