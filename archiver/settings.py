@@ -143,6 +143,20 @@ ARCHIVER_INDEX_MAX_RUNS = 16
 # Virtualenv for pywb (`archiver replay`), created on first use.
 ARCHIVER_REPLAY_VENV = "var/pywb-venv"
 
+# --- news-archiver: scheduled and incremental crawls --------------------------------
+# The sites file (TOML) that `-a site=NAME` and `archiver crawl` read; see deploy/sites.example.toml.
+ARCHIVER_SITES_FILE = "sites.toml"
+# Keep each site's capture history in the spool (and in storage) and recrawl incrementally.
+ARCHIVER_HISTORY_ENABLED = True
+# Store a response whose payload is archived already as a revisit record (no second copy).
+ARCHIVER_REVISITS_ENABLED = True
+# Site crawls keep a JOBDIR in the spool, so a stopped or killed crawl resumes with its crawl id.
+ARCHIVER_RESUME_ENABLED = True
+# Share of failed requests (network errors, 5xx) above which a crawl counts as a problem.
+ARCHIVER_CRAWL_MAX_ERROR_RATE = 0.2
+# Sites `archiver crawl --all` crawls at once (one process each); 1 runs them one after another.
+ARCHIVER_CRAWL_PARALLEL = 1
+
 # --- Environment overrides ------------------------------------------------------
 # ARCHIVER_* environment variables override the defaults above (for cron, systemd
 # and containers); `-s NAME=VALUE` on the command line overrides both.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 
 from archiver.items import ArticleItem
-from archiver.runtime import archive_for
+from archiver.runtime import SiteRun, archive_for, site_run_for
 
 if TYPE_CHECKING:
     from typing import Self
@@ -38,6 +38,7 @@ class WarcMetadataPipeline:
     def __init__(self, crawler: Crawler, archive: CrawlArchive) -> None:
         self.archive = archive
         self.stats = crawler.stats
+        self.site_run: SiteRun | None = site_run_for(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -50,7 +51,20 @@ class WarcMetadataPipeline:
         """Queue the metadata record and the item line; returns the item."""
         if not isinstance(item, ArticleItem) or not item.article:
             return item
-        if item.warc_record_id:
+        self.archive.note_article(item.url, item.article.get("published"))
+        earlier: str | None = None
+        if self.site_run is not None and item.warc_record_id:
+            # A resumed crawl replays what its killed process archived: not twice.
+            done, earlier = self.site_run.earlier_metadata(item.warc_record_id)
+            if done:
+                if self.stats is not None:
+                    self.stats.inc_value("archiver/resume/items_skipped")
+                raise DropItem(
+                    f"already archived before the crawl resumed: {item.url}", log_level="INFO"
+                )
+        if earlier is not None:
+            item.article["metadata_record_id"] = earlier
+        elif item.warc_record_id:
             document: dict[str, Any] = {"url": item.url, "warc_date": item.warc_date}
             document.update({name: item.article.get(name) for name in METADATA_FIELDS})
             record_id = self.archive.write_metadata(

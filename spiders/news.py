@@ -1,9 +1,11 @@
 """The generic news spider: start pages, RSS/Atom feeds, sitemaps (also from robots.txt).
 
 `scrapy crawl news -a urls=URL[,URL...]` with optional `-a max_pages=N`, `-a max_depth=N`,
-`-a since=DATE` and `-a allowed_domains=a.example,b.example`.  Every response is archived
-by the WARC middleware whatever this spider does with it; the spider only decides what
-to fetch next and which pages are articles (those become items).
+`-a since=DATE` and `-a allowed_domains=a.example,b.example`; or `scrapy crawl news -a
+site=NAME` for a site of the sites file (its start URLs, limits, politeness, cleaning and
+recrawl policy, its lock and its resumable job; see archiver.runtime.SiteRun).  Every
+response is archived by the WARC middleware whatever this spider does with it; the spider
+only decides what to fetch next and which pages are articles (those become items).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from archiver.discovery import (
 )
 from archiver.items import ArticleItem
 from archiver.middleware import WARC_META_KEY
+from archiver.runtime import SiteRun, start_site_run
+from archiver.sites import SiteConfig, SitesError, load_sites
 
 if TYPE_CHECKING:
     from typing import Self
@@ -64,6 +68,29 @@ def _positive_int(name: str, value: Any) -> int | None:
     if number < 0:
         raise SpiderArgumentError(f"-a {name}= must not be negative, got {number}")
     return number
+
+
+def _site_arguments(crawler: Crawler, kwargs: dict[str, Any]) -> SiteConfig | None:
+    """Fill the spider arguments from `-a site=NAME` (the ones given with -a win)."""
+    name = kwargs.pop("site", None)
+    if not name:
+        return None
+    if kwargs.get("urls"):
+        raise SpiderArgumentError("give either -a site=NAME or -a urls=..., not both")
+    try:
+        site = load_sites(crawler.settings.get("ARCHIVER_SITES_FILE")).get(str(name))
+    except SitesError as exc:
+        raise SpiderArgumentError(str(exc)) from None
+    kwargs["urls"] = ",".join(site.start_urls)
+    kwargs.setdefault("allowed_domains", ",".join(site.allowed_domains))
+    if site.max_pages is not None:
+        kwargs.setdefault("max_pages", site.max_pages)
+    if site.max_depth is not None:
+        kwargs.setdefault("max_depth", site.max_depth)
+    since = site.since_date()
+    if since is not None:
+        kwargs.setdefault("since", since.isoformat())
+    return site
 
 
 class NewsSpider(scrapy.Spider):
@@ -102,12 +129,22 @@ class NewsSpider(scrapy.Spider):
         self._seen: set[str] = set()
         self._scheduled = 0
         self._sitemaps_from_robots: set[str] = set()
+        self.site: SiteConfig | None = None
+        self.site_run: SiteRun | None = None
+        self._state: dict[str, Any] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        """Create the spider and listen for robots.txt sitemaps."""
+        """Create the spider (from the sites file with -a site=); listen for robots.txt sitemaps."""
+        site = _site_arguments(crawler, kwargs)
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
+        if site is not None:
+            spider.site = site
+            for name, value in site.scrapy_settings().items():
+                # -s on the command line still wins (its priority is above "spider").
+                settings.set(name, value, priority="spider")
+            spider.site_run = start_site_run(crawler, site)
         agent = user_agent(settings.get("ARCHIVER_CONTACT_URL"))
         if (
             settings.get("USER_AGENT", "").startswith("news-archiver/")
@@ -123,6 +160,19 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         """The start URLs; what each one is (page, feed, sitemap) is found from its body."""
+        if self.site_run is not None:
+            # History loaded (or restored), a killed run's files recovered: before any request.
+            await self.site_run.prepare()
+        state = getattr(self, "state", None)
+        if isinstance(state, dict):
+            # Scrapy's JOBDIR keeps spider.state across a clean stop; the same objects are
+            # pickled again at the next one.
+            self._state = state
+            self._seen = state.setdefault("seen", self._seen)
+            self._sitemaps_from_robots = state.setdefault(
+                "robots_sitemaps", self._sitemaps_from_robots
+            )
+            self._scheduled = int(state.get("scheduled", self._scheduled))
         for url in self.start_urls:
             request = self._request(url, source="start", dont_filter=True)
             if request is not None:
@@ -133,8 +183,18 @@ class NewsSpider(scrapy.Spider):
         host = (urlsplit(url).hostname or "").lower()
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
 
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
     def _request(
-        self, url: str, *, source: str, depth: int = 0, dont_filter: bool = False
+        self,
+        url: str,
+        *,
+        source: str,
+        depth: int = 0,
+        dont_filter: bool = False,
+        listed_date: datetime | None = None,
     ) -> scrapy.Request | None:
         if not self._allowed(url):
             return None
@@ -150,13 +210,25 @@ class NewsSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("archiver/spider/over_max_pages")
             return None
         self._seen.add(key)
-        self._scheduled += 1
-        return scrapy.Request(
+        request = scrapy.Request(
             url,
             callback=self.parse,
             meta={"archiver_source": source, DEPTH_META_KEY: depth},
             dont_filter=dont_filter,
         )
+        if self.site_run is not None and source != "start":
+            decision = self.site_run.decide(request.url, listed_date)
+            if not decision.fetch:
+                self._inc("archiver/recrawl/skipped")
+                logger.debug("event=recrawl_skipped url=%s reason=%s", request.url, decision.reason)
+                return None
+            if decision.headers:
+                request.headers.update(decision.headers)
+                self._inc("archiver/recrawl/conditional")
+        self._scheduled += 1
+        if self._state is not None:
+            self._state["scheduled"] = self._scheduled
+        return request
 
     def _from_entries(
         self, entries: Iterable[Entry], source: str, depth: int
@@ -166,7 +238,7 @@ class NewsSpider(scrapy.Spider):
                 if self.crawler.stats is not None:
                     self.crawler.stats.inc_value("archiver/spider/older_than_since")
                 continue
-            request = self._request(entry.url, source=source, depth=depth)
+            request = self._request(entry.url, source=source, depth=depth, listed_date=entry.date)
             if request is not None:
                 yield request
 
@@ -180,6 +252,11 @@ class NewsSpider(scrapy.Spider):
             sitemap_request = self._request(sitemap, source="robots.txt")
             if sitemap_request is not None and self.crawler.engine is not None:
                 self.crawler.engine.crawl(sitemap_request)
+
+    def _item_done(self, response_id: Any) -> bool:
+        if self.site_run is None or not isinstance(response_id, str):
+            return False
+        return self.site_run.earlier_metadata(response_id)[0]
 
     @staticmethod
     def _depth(response: Response) -> int:
@@ -209,8 +286,18 @@ class NewsSpider(scrapy.Spider):
 
     def _parse_html(self, response: TextResponse, content_type: str) -> Iterator[Any]:
         info = analyze_html(response.body, response.url, encoding=response.encoding)
+        refs = response.meta.get(WARC_META_KEY) or {}
         if info.is_article:
-            refs = response.meta.get(WARC_META_KEY) or {}
+            self._inc("archiver/spider/articles")
+            if self.site_run is not None:
+                self.site_run.note_article(response.url)
+        if info.is_article and refs.get("kind") == "revisit":
+            # The same payload is archived already, and so is its clean text.
+            self._inc("archiver/spider/articles_unchanged")
+        elif info.is_article and self._item_done(refs.get("response_id")):
+            # Replayed in a resumed crawl: its killed process wrote this item already.
+            self._inc("archiver/resume/items_skipped")
+        elif info.is_article:
             yield ArticleItem(
                 url=response.url,
                 fetched_at=refs.get("date") or datetime.now(UTC).isoformat(),
