@@ -6,6 +6,7 @@ docs/warc.md.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -731,7 +732,10 @@ class RotatingWarcWriter:
         try:
             current.writer.write_record(warcinfo)
         except BaseException:
-            raw.close()
+            # On a full disk close() fails too (it flushes the same buffered bytes): the
+            # empty file must still go, or every later write leaves one more behind.
+            with contextlib.suppress(OSError):
+                raw.close()
             open_path.unlink(missing_ok=True)
             raise
         current.count(warcinfo)
