@@ -352,8 +352,20 @@ class CrawlArchive:
         self._items_io.submit(self._append_item, line).add_done_callback(self._on_written)
 
     def _append_item(self, line: str) -> None:
-        with open(self._items_path, "a", encoding="utf-8") as fh:
-            fh.write(line)
+        data = line.encode("utf-8")
+        fd = os.open(self._items_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                # A full disk can cut the line: take it back, so the file holds whole lines only.
+                os.ftruncate(fd, start)
+                raise
+        finally:
+            os.close(fd)
 
     def _on_written(self, future: Future[Any]) -> None:
         exc = future.exception()

@@ -136,11 +136,6 @@ def test_no_warc_record_is_corrupted_by_a_full_disk(full_disk: FullDisk) -> None
     assert set(result.recovered) <= set(warcs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="archiver/archive.py _append_item: an item line cut by ENOSPC stays in items.jsonl "
-    "(write to a temporary buffer and truncate back on failure); left to archive.py's owner",
-)
 def test_items_jsonl_holds_only_whole_lines(full_disk: FullDisk) -> None:
     path = full_disk.crawl_dir.root / "items.jsonl"
     for line in path.read_bytes().splitlines():
