@@ -8,6 +8,8 @@ whole crawl has gone quiet, and merges the workers' manifests into the crawl's o
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -73,6 +75,17 @@ class FrontierKeys:
     def manifests(self) -> str:
         """Each finished worker's manifest, by worker name."""
         return self._key("manifests")
+
+
+def worker_name() -> str:
+    """This process as a worker: host name and pid, as in its WARC file names."""
+    host = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in socket.gethostname())
+    return f"{host}-{os.getpid()}"
+
+
+def worker_crawl_id(crawl_id: str) -> str:
+    """The id under which one worker's files are archived: the shared id plus the worker."""
+    return f"{validate_crawl_id(crawl_id)}.{worker_name()}"
 
 
 def validate_crawl_id(crawl_id: str) -> str:
