@@ -459,6 +459,9 @@ class CrawlArchive:
         try:
             result = self._uploader.upload_and_release(path, key, keep_local=self._keep_local)
         except Exception as exc:
+            stored = self._stored_elsewhere(path, key)
+            if stored is not None:
+                return stored
             self._count("archiver/upload/failed", 1)
             with self._lock:
                 self._upload_errors[path.name] = str(exc)
@@ -473,6 +476,21 @@ class CrawlArchive:
         self._count("archiver/upload/bytes", result.size)
         logger.info("event=upload_verified file=%s key=%s size=%d", path.name, key, result.size)
         return result
+
+    def _stored_elsewhere(self, path: Path, key: str) -> UploadResult | None:
+        """The result for a file gone from the spool whose key is stored, else None."""
+        # An upload pass of another process (`archiver upload`, another crawl's start)
+        # sent it, verified it and released it while this one was at it: not lost.
+        if path.exists() or self._uploader is None:
+            return None
+        try:
+            head = self._uploader.head(key)
+        except Exception:
+            return None
+        if head is None:
+            return None
+        logger.info("event=upload_done_elsewhere file=%s key=%s", path.name, key)
+        return UploadResult(path, key, int(head["ContentLength"]), "", True, True, released=True)
 
     # --- closing -----------------------------------------------------------------
     def close(

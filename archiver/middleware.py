@@ -76,6 +76,8 @@ class WarcCaptureMiddleware:
         run = self.site_run
         if run is None:
             return None
+        if not run.ready:
+            await run.prepare()
         capture = run.replayable(request.url)
         if capture is None:
             return None

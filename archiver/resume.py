@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.history import PayloadRef
+from archiver.recovery import Writer, writer_state
 from archiver.spool import CrawlDir, CrawlJournal, read_json_lines, truncate_torn_line
 from archiver.storage import S3Config, object_key
 from archiver.warc import OPEN_SUFFIX, WARC_SUFFIX, ClosedWarc, parse_warc_date, recover_open_file
@@ -219,6 +220,9 @@ def recover_crawl(
     state = ResumeState()
     for path in crawl_dir.open_files():
         if not path.name.endswith(WARC_SUFFIX + OPEN_SUFFIX):
+            continue
+        if writer_state(path) is not Writer.DEAD:
+            # This process's own file (requests Scrapy resumed can start before this runs).
             continue
         try:
             recovered = recover_open_file(path)

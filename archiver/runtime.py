@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from archiver.archive import ITEMS_PART, CrawlArchive, warcinfo_fields
 from archiver.crawlstats import DEFAULT_MAX_ERROR_RATE, assess
+from archiver.distributed import worker_crawl_id
 from archiver.history import (
     ArticleEvent,
     CaptureEvent,
@@ -148,7 +151,9 @@ class SiteRun:
         self.s3: S3Config | None = None
         self._client: S3Client | None = None
         self._reader: RecordReader | None = None
-        self._prepared = False
+        self._prepared: Deferred[None] | None = None
+        self._outcome: Failure | bool | None = None
+        self._waiters: list[Deferred[None]] = []
         self.history_backup = "off"
 
     @property
@@ -206,11 +211,36 @@ class SiteRun:
 
     # --- before the first request -------------------------------------------------
     async def prepare(self) -> None:
-        """Restore and load the history, recover what a killed run left; once, in a thread."""
-        if self._prepared:
+        """Restore and load the history, recover what a killed run left; once, in a thread.
+
+        Every caller waits for the same preparation: the spider before its start requests,
+        and the capture middleware before any request, since Scrapy sends the requests of
+        a resumed JOBDIR queue without waiting for the spider.
+        """
+        if self._prepared is None:
+            self._prepared = threads.deferToThread(self._prepare)
+            self._prepared.addBoth(self._prepared_done)
+        if self._outcome is not None:
+            if isinstance(self._outcome, Failure):
+                self._outcome.raiseException()
             return
-        self._prepared = True
-        await maybe_deferred_to_future(threads.deferToThread(self._prepare))
+        waiter: Deferred[None] = Deferred()
+        self._waiters.append(waiter)
+        await maybe_deferred_to_future(waiter)
+
+    @property
+    def ready(self) -> bool:
+        """Whether preparation succeeded (nothing waits any more)."""
+        return self._outcome is not None and not isinstance(self._outcome, Failure)
+
+    def _prepared_done(self, outcome: Any) -> None:
+        self._outcome = outcome if isinstance(outcome, Failure) else True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if isinstance(outcome, Failure):
+                waiter.errback(outcome)
+            else:
+                waiter.callback(None)
 
     def _prepare(self) -> None:
         settings = self.crawler.settings
@@ -434,6 +464,9 @@ def _create(crawler: Crawler) -> CrawlArchive:
     started = datetime.now(UTC)
     if run is not None:
         crawl_id = run.crawl_id
+    elif settings.get("ARCHIVER_REDIS_URL"):
+        # A worker of a distributed crawl archives under its own id within the shared one.
+        crawl_id = worker_crawl_id(settings.get("ARCHIVER_CRAWL_ID"))
     else:
         crawl_id = settings.get("ARCHIVER_CRAWL_ID") or new_crawl_id(name, started)
     try:
