@@ -24,7 +24,7 @@ USUAL_RUNS = 5
 _EXCEPTION_PREFIX = "downloader/exception_type_count/"
 _STATUS_PREFIX = "archiver/warc/status/"
 # Requests dropped on purpose (robots.txt, the address guard), not failures.
-_NOT_ERRORS = frozenset({"IgnoreRequest"})
+_NOT_ERRORS = frozenset({"IgnoreRequest", "BlockedAddressError"})
 
 
 def _int(stats: Mapping[str, Any], key: str) -> int:

@@ -7,9 +7,12 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from archiver.recrawl import (
 )
 from archiver.s3server import SeaweedServer
 from archiver.samplesite import SITE_ROOT, SampleSite, site_manifest
-from tests.test_crawl_e2e import run_crawl
+from tests.test_crawl_e2e import _free_port, _pywb, run_crawl
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PUBLISHED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -394,3 +397,53 @@ def test_revisit_records_pass_warcio_check(crawls: Crawls, tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     assert "digest present but not checked (revisit)" in result.stdout
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_revisits_replay_in_pywb_with_the_payload_they_refer_to(
+    crawls: Crawls, tmp_path: Path
+) -> None:
+    bin_dir = _pywb()
+    paths = []
+    for crawl in (crawls.first, crawls.again):
+        for name, data in crawl.warcs.items():
+            paths.append(tmp_path / name)
+            paths[-1].write_bytes(data)
+    subprocess.run([str(bin_dir / "wb-manager"), "init", "news"], cwd=tmp_path, check=True)
+    subprocess.run(
+        [str(bin_dir / "wb-manager"), "add", "news", *map(str, paths)], cwd=tmp_path, check=True
+    )
+    originals = {r["id"]: r for r in crawls.first.http()}
+    chunked = crawls.site.url + CHANGED[1]
+    revisits = [r for r in crawls.again.http() if r["type"] == "revisit" and r["uri"] == chunked]
+    revisits += [r for r in crawls.again.http() if r["type"] == "revisit"][:3]
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(bin_dir / "wayback"), "--bind", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        for revisit in revisits:
+            stamp = "".join(ch for ch in revisit["date"] if ch.isdigit())[:14]
+            # id_: the archived payload as stored, at the revisit's own time.
+            url = f"http://127.0.0.1:{port}/news/{stamp}id_/{revisit['uri']}"
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as answer:
+                        body = answer.read()
+                        memento = answer.headers["Memento-Datetime"]
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, url
+                    time.sleep(0.3)
+            assert body == originals[revisit["refers_to"]]["payload"], revisit["uri"]
+            assert parsedate_to_datetime(memento) == datetime.fromisoformat(
+                revisit["date"][:19] + "+00:00"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
