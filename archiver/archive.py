@@ -265,15 +265,18 @@ class CrawlArchive:
             self._in_flight[response_id] = event
         future = self._thread.submit(records)
         future.add_done_callback(self._on_written)
-        if own is not None:
-            payloads, mine = self.payloads, own
+        payloads, mine = self.payloads, own
 
-            def forget_on_failure(done: Future[Any]) -> None:
-                # A payload whose record never reached the file cannot be referred to.
-                if done.exception() is not None and payloads is not None:
-                    payloads.discard(mine.digest, mine.record_id)
+        def forget_on_failure(done: Future[Any]) -> None:
+            if done.exception() is None:
+                return
+            with self._lock:
+                self._in_flight.pop(response_id, None)
+            # A payload whose record never reached the file cannot be referred to.
+            if payloads is not None and mine is not None:
+                payloads.discard(mine.digest, mine.record_id)
 
-            future.add_done_callback(forget_on_failure)
+        future.add_done_callback(forget_on_failure)
         return ExchangeRefs(
             request_id,
             response_id,
@@ -295,7 +298,11 @@ class CrawlArchive:
             if event is None:
                 continue
             event.update(filename=location.filename, offset=location.offset, length=location.length)
-            if event["event"] == "capture" and event["kind"] == "response" and self.payloads:
+            if (
+                event["event"] == "capture"
+                and event["kind"] == "response"
+                and self.payloads is not None
+            ):
                 info = self.crawl_dir.info
                 self.payloads.update(
                     PayloadRef(
@@ -338,7 +345,15 @@ class CrawlArchive:
                 "record_id": record_id,
                 "refers_to": refers_to,
             }
-        self._thread.submit([record]).add_done_callback(self._on_written)
+        future = self._thread.submit([record])
+        future.add_done_callback(self._on_written)
+
+        def forget_on_failure(done: Future[Any]) -> None:
+            if done.exception() is not None:
+                with self._lock:
+                    self._in_flight.pop(record_id, None)
+
+        future.add_done_callback(forget_on_failure)
         return record_id
 
     def note_article(self, url: str, published: str | None) -> None:

@@ -182,6 +182,9 @@ class SiteRun:
             self.journal = CrawlJournal(self.site_dir.job_dir / JOURNAL_FILE)
         else:
             self.plan = JobPlan(new_crawl_id(self.site.name, now), False, False, 1)
+        self.crawler.signals.connect(
+            self._closed_without_archive, signal=signals.spider_closed, weak=False
+        )
         logger.info(
             "event=site_run_started site=%s crawl=%s resumed=%s unclean=%s run=%d",
             self.site.name,
@@ -418,6 +421,18 @@ class SiteRun:
         if self.history_backup in ("failed", "unverified"):
             problems.append(f"history_backup_{self.history_backup}")
         return problems
+
+    async def _closed_without_archive(self, spider: Any, reason: str) -> None:
+        # With ARCHIVER_WARC_ENABLED off there is no archive, whose close ends the run.
+        if _archives.get(self.crawler) is not None:
+            return
+
+        def end() -> None:
+            if self.writer is not None:
+                self.writer.close()
+            self.finish(reason, {"finish_reason": reason, "problems": []})
+
+        await maybe_deferred_to_future(threads.deferToThread(end))
 
     def finish(self, reason: str, doc: Mapping[str, Any]) -> None:
         """Log the run, close or keep the job, release the lock."""
