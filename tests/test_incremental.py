@@ -333,6 +333,12 @@ def test_an_unchanged_site_is_stored_as_revisits_at_a_tenth_of_the_bytes(crawls:
     )
     assert ratio < 0.10
     assert again.stats["pages"]["revisits"] == len(ok_pages)
+    # Site crawls keep Scrapy's queue on disk (JOBDIR): every request, with the capture
+    # middleware's meta, pickled there and back.
+    for crawl in (first, again):
+        scrapy_stats = crawl.manifest["stats"]
+        assert scrapy_stats["scheduler/enqueued/disk"] == scrapy_stats["scheduler/enqueued"]
+        assert "scheduler/unserializable" not in scrapy_stats
     assert again.stats["articles"]["unchanged"] == len(articles)
     assert again.stats["articles"]["captured"] == 0
     # Unchanged articles get no second clean-text record and no item.

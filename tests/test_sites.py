@@ -6,9 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from scrapy.crawler import Crawler
 
+from archiver.config import load_settings
+from archiver.locks import AlreadyRunning
 from archiver.recrawl import DEFAULT_AFTER_PUBLICATION
 from archiver.sites import SitesError, load_sites, parse_sites
+from spiders.news import NewsSpider, SpiderArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy" / "sites.example.toml"
@@ -122,3 +126,46 @@ def test_unknown_site_and_missing_file_are_clear(tmp_path: Path) -> None:
         sites.get("other")
     with pytest.raises(SitesError, match="no such sites file"):
         load_sites(tmp_path / "absent.toml")
+
+
+def test_the_spider_applies_a_sites_overrides_below_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    sites = tmp_path / "sites.toml"
+    sites.write_text(
+        MINIMAL
+        + "max_pages = 40\n"
+        + "[sites.ledger.politeness]\ndownload_delay = 3.0\nconcurrent_requests_per_domain = 1\n"
+        + '[sites.ledger.cleaning]\nrules_dirs = ["rules"]\n'
+    )
+
+    def crawler() -> Crawler:
+        settings = load_settings([f"ARCHIVER_SITES_FILE={sites}", f"ARCHIVER_WARC_DIR={tmp_path}"])
+        # As `-s CONCURRENT_REQUESTS_PER_DOMAIN=2` on the command line.
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", 2, priority="cmdline")
+        return Crawler(NewsSpider, settings)
+
+    run = crawler()
+    spider = NewsSpider.from_crawler(run, site="ledger", max_depth="1")
+    try:
+        assert spider.start_urls == [
+            "https://ledger.example/",
+            "https://www.ledger.example/feeds/latest.xml",
+        ]
+        assert spider.allowed_domains == ["ledger.example", "www.ledger.example"]
+        assert (spider.max_pages, spider.max_depth) == (40, 1)
+        assert run.settings.getfloat("DOWNLOAD_DELAY") == 3.0
+        assert run.settings.getlist("ARCHIVER_CLEAN_RULES_DIRS") == [str(tmp_path / "rules")]
+        # -s on the command line wins over the sites file.
+        assert run.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 2
+        assert run.settings.get("JOBDIR") == str(tmp_path / "_sites" / "ledger" / "job")
+        assert spider.site_run is not None and spider.site_run.lock.held
+        # A second crawl of the site cannot start while this one holds the lock.
+        with pytest.raises(AlreadyRunning):
+            NewsSpider.from_crawler(crawler(), site="ledger")
+    finally:
+        assert spider.site_run is not None
+        spider.site_run.lock.release()
+    with pytest.raises(SpiderArgumentError, match="either -a site=NAME or -a urls="):
+        NewsSpider.from_crawler(crawler(), site="ledger", urls="https://x.example/")
+    with pytest.raises(SpiderArgumentError, match="no site 'other'"):
+        NewsSpider.from_crawler(crawler(), site="other")
