@@ -168,6 +168,7 @@ class CrawlArchive:
         # Files an earlier process of this crawl closed and uploaded (resumed crawls).
         self._released_earlier: set[str] = set()
         self._close_hooks: list[CloseHook] = []
+        self._finish_hooks: list[Callable[[dict[str, Any]], None]] = []
         self._sidecars: dict[str, list[str]] = {}
         # Hooks and uploads of closed files run here, so the writer thread goes straight on.
         self._post_close = ThreadPoolExecutor(1, thread_name_prefix="archiver-closed")
@@ -407,6 +408,10 @@ class CrawlArchive:
         info = self.crawl_dir.info
         return object_key(self._key_prefix, info.crawl_date, info.crawl_id, filename)
 
+    def add_finish_hook(self, hook: Callable[[dict[str, Any]], None]) -> None:
+        """Run `hook` with the manifest once the crawl's final close is done (in its thread)."""
+        self._finish_hooks.append(hook)
+
     def add_close_hook(self, hook: CloseHook) -> None:
         """Run `hook` on every WARC this crawl closes; the files it returns are uploaded too."""
         self._close_hooks.append(hook)
@@ -574,6 +579,14 @@ class CrawlArchive:
                 self._wait_uploads()
         if self._upload_pool is not None:
             self._upload_pool.shutdown(wait=True)
+        for hook in self._finish_hooks:
+            try:
+                hook(manifest)
+            except Exception as exc:
+                self._count("archiver/finish_hook_errors", 1)
+                logger.error(
+                    "event=finish_hook_failed crawl=%s error=%r", self.crawl_dir.info.crawl_id, exc
+                )
         return manifest
 
     @staticmethod

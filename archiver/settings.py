@@ -66,7 +66,10 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "pipelines.s3.S3UploadExtension": 500,
     "pipelines.index.IndexExtension": 510,
+    "pipelines.distributed.DistributedCrawlExtension": 520,
 }
+# Puts the frontier in Redis when ARCHIVER_REDIS_URL is set (pipelines/distributed.py).
+ADDONS = {"pipelines.distributed.RedisFrontierAddon": 0}
 
 # Refuses private, loopback and link-local answers before any connection (archiver/netguard.py).
 TWISTED_DNS_RESOLVER = "archiver.netguard.GuardedResolver"
@@ -106,6 +109,12 @@ ARCHIVER_CLEAN_ENABLED = True
 ARCHIVER_CLEAN_WORKERS = 0
 # Directories of extra per-site rule files (site-*.toml) added to the packaged ones; empty: packaged rules only.
 ARCHIVER_CLEAN_RULES_DIRS: list[str] = []
+
+# --- news-archiver: distributed mode (docs/scaling.md) ------------------------------
+# Redis URL of a frontier shared by several workers (scrapy-redis); empty: one process crawls alone.
+ARCHIVER_REDIS_URL = ""
+# Seconds the whole crawl must be quiet (empty queue, no response anywhere) before a worker stops.
+ARCHIVER_REDIS_IDLE_TIMEOUT = 10.0
 
 # --- news-archiver: storage (S3-compatible) ---------------------------------------
 # Bucket to upload to; empty turns upload off (WARCs stay in the spool).

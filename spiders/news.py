@@ -174,7 +174,10 @@ class NewsSpider(scrapy.Spider):
             )
             self._scheduled = int(state.get("scheduled", self._scheduled))
         for url in self.start_urls:
-            request = self._request(url, source="start", dont_filter=True)
+            # With a shared frontier every worker yields the start URLs: the shared
+            # duplicate filter must see them, so exactly one worker fetches each.
+            shared = bool(self.crawler.settings.get("ARCHIVER_REDIS_URL"))
+            request = self._request(url, source="start", dont_filter=not shared)
             if request is not None:
                 yield request
 
