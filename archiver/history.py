@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -74,7 +75,7 @@ class HistoryError(RuntimeError):
     """A history file that cannot be used (not SQLite, another schema, damaged)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PayloadRef:
     """The record that holds a payload in full: what a revisit record refers to."""
 
@@ -223,12 +224,17 @@ class CaptureHistory:
             conn.close()
 
     def snapshot(self) -> HistorySnapshot:
-        """Every page and payload, read once at the start of a crawl."""
+        """The articles and payloads, read once at the start of a crawl.
+
+        Pages that are not articles are left out: the recrawl policy fetches them as it
+        fetches a new URL, and a site's history is mostly articles, each kept in memory
+        for the whole crawl.
+        """
         with self._connection() as conn:
             pages: dict[str, KnownPage] = {}
             for row in conn.execute(
-                "SELECT url, last_fetch, status, etag, last_modified, is_article, published "
-                "FROM urls"
+                "SELECT url, last_fetch, status, etag, last_modified, published "
+                "FROM urls WHERE is_article = 1"
             ):
                 last = _parse_time(row[1])
                 if last is None:
@@ -238,13 +244,24 @@ class CaptureHistory:
                     last_fetch=last,
                     status=row[2],
                     etag=row[3],
-                    last_modified=row[4],
-                    is_article=bool(row[5]),
-                    published=_parse_time(row[6]),
+                    # Many pages share a few values: one string object each.
+                    last_modified=sys.intern(row[4]) if row[4] else None,
+                    is_article=True,
+                    published=_parse_time(row[5]),
                 )
             payloads = [
-                PayloadRef(*row)
-                for row in conn.execute(
+                PayloadRef(
+                    digest,
+                    url,
+                    date,
+                    record_id,
+                    sys.intern(crawl_id),
+                    sys.intern(crawl_date),
+                    sys.intern(filename) if filename else None,
+                    offset,
+                    length,
+                )
+                for digest, url, date, record_id, crawl_id, crawl_date, filename, offset, length in conn.execute(
                     "SELECT digest, url, date, record_id, crawl_id, crawl_date, filename, "
                     "offset, length FROM payloads"
                 )

@@ -64,7 +64,8 @@ class RecrawlPolicy:
         object.__setattr__(self, "after_publication", tuple(sorted(set(self.after_publication))))
 
 
-@dataclass(frozen=True)
+# Slots: a site's history holds one of these per article, all in memory during a crawl.
+@dataclass(frozen=True, slots=True)
 class KnownPage:
     """What the capture history knows of one URL (the part the policy reads)."""
 

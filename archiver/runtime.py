@@ -171,7 +171,14 @@ class SiteRun:
             else:
                 self.lock.acquire(command=" ".join(["scrapy", *sys.argv[1:]])[:200])
         except AlreadyRunning as exc:
-            logger.error("event=already_running site=%s holder=%s", self.site.name, exc)
+            holder = exc.holder
+            logger.error(
+                "event=already_running site=%s holder_pid=%s holder_host=%s holder_since=%s",
+                self.site.name,
+                holder.pid if holder else "-",
+                holder.host if holder else "-",
+                holder.since.isoformat() if holder else "-",
+            )
             raise
         now = datetime.now(UTC)
         settings = self.crawler.settings
