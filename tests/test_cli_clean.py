@@ -170,3 +170,35 @@ def test_extract_honours_the_rules_dirs_setting_in_every_worker(
     for line in lines:
         assert "Paragraph 5 of the harbour story" in line["body"]
         assert "calendar" not in line["body"]
+
+
+def test_extract_caps_a_stored_gzip_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip as gz
+    from datetime import UTC, datetime
+
+    from archiver.commands import extract
+    from archiver.warc import HttpExchange, RotatingWarcWriter, build_exchange_records
+
+    monkeypatch.setattr(extract, "MAX_PAYLOAD_BYTES", 1024 * 1024)
+    bomb = gz.compress(b"<html><body><p>" + b"a" * (8 * 1024 * 1024) + b"</p></body></html>")
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+        + f"Content-Length: {len(bomb)}\r\n\r\n".encode()
+    )
+    exchange = HttpExchange(
+        target_uri="http://127.0.0.1/bomb.html",
+        request_head=b"GET /bomb.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        request_body=b"",
+        response_head=head,
+        response_body=bomb,
+        ip_address="127.0.0.1",
+        date=datetime(2026, 11, 25, tzinfo=UTC),
+    )
+    with RotatingWarcWriter(
+        tmp_path, prefix="t", max_size=10**9, warcinfo_fields={"software": "t"}
+    ) as writer:
+        writer.write(build_exchange_records(exchange))
+    (path,) = tmp_path.glob("*.warc.gz")
+    with open(path, "rb") as fh:
+        (capture,) = list(extract.iter_captures(fh, path.name))
+    assert len(capture.payload) == 1024 * 1024

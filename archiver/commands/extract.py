@@ -29,6 +29,8 @@ from archiver.rules import RuleBook, install_rulebook
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# The crawl's DOWNLOAD_MAXSIZE default: no page it would keep is larger once decoded.
+MAX_PAYLOAD_BYTES = 50 * 1024 * 1024
 # Responses waiting for a worker, per worker: enough to keep every core busy while
 # holding only a few pages per core in memory.
 QUEUE_PER_WORKER = 4
@@ -57,13 +59,24 @@ def iter_captures(stream: IO[bytes], name: str) -> Iterator[Capture]:
         ctype = record.http_headers.get_header("Content-Type") or ""
         if ctype.split(";")[0].strip().lower() not in HTML_TYPES:
             continue
+        # Decoded (de-chunked, un-gzipped) payloads are capped like the crawl caps downloads,
+        # so a stored gzip bomb is cut rather than inflated in full.
+        payload = record.content_stream().read(MAX_PAYLOAD_BYTES + 1)
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            logger.warning(
+                "event=payload_too_large file=%s uri=%s limit=%d: cleaned from its first bytes",
+                name,
+                record.rec_headers.get_header("WARC-Target-URI"),
+                MAX_PAYLOAD_BYTES,
+            )
+            payload = payload[:MAX_PAYLOAD_BYTES]
         yield Capture(
             warc_file=name,
             record_id=record.rec_headers.get_header("WARC-Record-ID") or "",
             target_uri=record.rec_headers.get_header("WARC-Target-URI") or "",
             warc_date=record.rec_headers.get_header("WARC-Date") or "",
             content_type=ctype,
-            payload=record.content_stream().read(),
+            payload=payload,
         )
 
 
