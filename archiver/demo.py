@@ -21,7 +21,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from warcio.archiveiterator import ArchiveIterator
 
 from archiver.s3server import SeaweedServer
 from archiver.samplesite import EXPECTED_DIR, SampleSite
@@ -48,23 +47,6 @@ def _list(client: Any, prefix: str) -> list[dict[str, Any]]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
         objects.extend(page.get("Contents", []))
     return objects
-
-
-def _find_article_text(client: Any, warc_keys: list[str], url: str) -> dict[str, Any] | None:
-    """Stream the stored WARCs and return the metadata document recorded for `url`."""
-    for key in warc_keys:
-        body = client.get_object(Bucket=BUCKET, Key=key)["Body"]
-        for record in ArchiveIterator(body):
-            if record.rec_type != "metadata":
-                continue
-            if record.rec_headers.get_header("WARC-Target-URI") != url:
-                continue
-            doc: dict[str, Any] = json.loads(record.content_stream().read().decode("utf-8"))
-            doc["_warc_key"] = key
-            doc["_record_id"] = record.rec_headers.get_header("WARC-Record-ID")
-            doc["_refers_to"] = record.rec_headers.get_header("WARC-Refers-To")
-            return doc
-    return None
 
 
 def run(workdir: Path, *, keep: bool) -> int:
@@ -141,22 +123,39 @@ def run(workdir: Path, *, keep: bool) -> int:
             print("!! no manifest was uploaded", file=sys.stderr)
             return 1
         manifest = json.loads(client.get_object(Bucket=BUCKET, Key=manifests[0])["Body"].read())
-        warc_keys = [f["key"] for f in manifest["files"]]
 
         seed = json.loads((EXPECTED_DIR / "seed-article.json").read_text(encoding="utf-8"))
         seed_url = site.url + seed["url_path"]
-        doc = _find_article_text(client, warc_keys, seed_url)
-        if doc is None:
-            print(f"!! no clean text stored for {seed_url}", file=sys.stderr)
-            return 1
-        print("== one article read back from storage")
+        archiver = [
+            str(Path(sys.executable).with_name("archiver")),
+            "-s",
+            f"ARCHIVER_S3_BUCKET={BUCKET}",
+            "-s",
+            f"ARCHIVER_S3_PREFIX={PREFIX}",
+            "-s",
+            f"ARCHIVER_S3_ENDPOINT_URL={server.endpoint_url}",
+        ]
+        print("== one article read back from storage: archiver get URL --text")
         print(f"   {seed_url}")
-        print(f"   s3://{BUCKET}/{doc['_warc_key']}  metadata record {doc['_record_id']}")
-        print(f"   (refers to response record {doc['_refers_to']})")
+        # `get` finds the capture in the archive-wide index and reads its records with
+        # one HTTP Range request on the stored WARC; its citation goes to stderr.
+        got = subprocess.run(
+            [*archiver, "get", seed_url, "--text"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if got.returncode != 0 or not got.stdout.strip():
+            print(
+                f"!! archiver get failed ({got.returncode}): {got.stderr.strip()}", file=sys.stderr
+            )
+            return 1
+        for line in got.stderr.strip().splitlines():
+            print(f"   {line}")
         print()
-        print(doc["title"])
-        print("=" * min(len(doc["title"]), 78))
-        print(doc["body"])
+        print(got.stdout.rstrip())
         print()
 
         stats = manifest.get("stats", {})
