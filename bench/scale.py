@@ -13,14 +13,9 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,46 +24,7 @@ from _common import child_env, cores, figure, ratio_line, run_measured, seaweed,
 from crawl_throughput import FAST, check, read_manifest
 from loopsite import LoopSite
 
-
-@contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """A redis-server on 127.0.0.1 for this run; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (Debian package redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit("redis-server did not start")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+from archiver.localredis import LocalRedis
 
 
 def crawl_command(
@@ -101,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     with (
         workdir(prefix="scale-") as work,
         seaweed(work / "s3") as server,
-        redis_server(work) as redis_url,
+        LocalRedis(work / "redis") as redis,
     ):
         site = LoopSite(pages)
         site.start()
@@ -123,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             server.create_bucket(bucket2)
             crawl_id = "scale-" + secrets.token_hex(4)
             extra = {
-                "ARCHIVER_REDIS_URL": redis_url,
+                "ARCHIVER_REDIS_URL": redis.url,
                 "ARCHIVER_CRAWL_ID": crawl_id,
                 "ARCHIVER_REDIS_IDLE_TIMEOUT": "2",
             }

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from archiver.localredis import LocalRedis, RedisNotAvailable
 from archiver.s3server import REGION, SeaweedServer
 from archiver.storage import S3Config, make_client
 
@@ -100,67 +101,19 @@ def spool_root(tmp_path: Path) -> Path:
 # --- Redis (distributed mode) ------------------------------------------------------------
 
 
-@dataclass
-class RedisServer:
-    """A redis-server of the test session's own, on 127.0.0.1."""
-
-    port: int
-
-    @property
-    def url(self) -> str:
-        """redis:// URL of the server."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
     """Debian's redis-server, started once per session; missing it is a failure under CI."""
     import os
-    import shutil
-    import socket
-    import subprocess
-    import time
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (Debian package redis-server; .ci/run installs it)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"redis-server did not start on 127.0.0.1:{port}")
-        time.sleep(0.05)
+    server = LocalRedis(tmp_path_factory.mktemp("redis"))
     try:
-        yield RedisServer(port)
+        server.start()
+    except RedisNotAvailable as exc:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()

@@ -14,11 +14,11 @@ from archiver.distributed import (
     scheduler_settings,
     validate_crawl_id,
 )
-from tests.conftest import RedisServer
+from archiver.localredis import LocalRedis
 
 
 @pytest.fixture
-def client(redis_server: RedisServer) -> redis.Redis:
+def client(redis_server: LocalRedis) -> redis.Redis:
     return redis.Redis.from_url(redis_server.url, decode_responses=True)
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from archiver.localredis import LocalRedis
 from archiver.s3server import SeaweedServer
 from archiver.samplesite import SampleSite, site_manifest
-from tests.conftest import RedisServer
 from tests.test_crawl_e2e import PREFIX, crawl_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 
 def test_two_workers_share_the_frontier_fetch_each_page_once_and_merge_their_manifests(
-    s3_server: SeaweedServer, redis_server: RedisServer, tmp_path: Path
+    s3_server: SeaweedServer, redis_server: LocalRedis, tmp_path: Path
 ) -> None:
     bucket = "dist-" + secrets.token_hex(4)
     s3_server.create_bucket(bucket)
@@ -109,7 +109,7 @@ def test_two_workers_share_the_frontier_fetch_each_page_once_and_merge_their_man
 
 
 def test_distributed_mode_without_a_crawl_id_is_refused_clearly(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: LocalRedis, tmp_path: Path
 ) -> None:
     with SampleSite() as site:
         command = [
