@@ -1,7 +1,7 @@
 """Crawl throughput: pages/s of our capture path and full pipeline against bare Scrapy and wget.
 
     .venv/bin/python bench/crawl_throughput.py                # 5,000 article pages
-    .venv/bin/python bench/crawl_throughput.py --quick        # 200 pages, a smoke run
+    .venv/bin/python bench/crawl_throughput.py --quick        # 100 pages, a smoke run
     .venv/bin/python bench/crawl_throughput.py --repeat 3     # best of three rounds
     .venv/bin/python bench/crawl_throughput.py --profile var/profile   # py-spy profiles
 
@@ -146,8 +146,14 @@ class Bench:
         stats = json.loads(stats_path.read_text(encoding="utf-8"))
         return result, int(stats.get("response_received_count", 0))
 
-    def ours(self, clean: bool) -> tuple[RunResult, int, dict[str, Any]]:
-        """`scrapy crawl news`, capture path or full pipeline; the run, pages, manifest stats."""
+    def ours(
+        self, clean: bool, jobdir: bool = False, extra: dict[str, str] | None = None
+    ) -> tuple[RunResult, int, dict[str, Any]]:
+        """`scrapy crawl news`, capture path or full pipeline; the run, pages, manifest stats.
+
+        With `jobdir`, Scrapy keeps the frontier on disk (JOBDIR) instead of in memory;
+        `extra` settings are passed last, with -s.
+        """
         kind = "full" if clean else "capture"
         run_dir = self._name(kind)
         bucket = f"bench-{kind}-" + secrets.token_hex(4)
@@ -162,6 +168,9 @@ class Bench:
                 "ARCHIVER_CLEAN_WORKERS": "0",
             }
         )
+        if jobdir:
+            settings["JOBDIR"] = str(run_dir / "job")
+        settings.update(extra or {})
         if allowed_networks_setting():
             # The private-address guard would refuse 127.0.0.1 otherwise.
             settings["ARCHIVER_ALLOWED_NETWORKS"] = "127.0.0.0/8"
@@ -238,13 +247,16 @@ def count_responses(path: Path) -> int:
 
 
 def cleaning_rate(site: LoopSite, limit: int | None, repeat: int) -> float:
-    """Articles/s of the cleaner in one process, on the pages the site serves, as the pipeline calls it."""
-    from loopsite import with_base
+    """Articles/s of the cleaner in one process, on the pages the site serves, as the pipeline calls it.
 
+    One pass over each distinct dataset page (or the first `limit`), as article 0, 1, ...
+    """
     from archiver.cleaning import clean_html
 
-    pages = [(with_base(p), f"http://127.0.0.1/2026/11/20/story-{i:06d}.html")
-             for i, p in enumerate(site.dataset[:limit])]  # fmt: skip
+    count = min(limit or len(site.dataset), len(site.dataset), site.pages)
+    pages = [
+        (site.article_body(i), f"http://127.0.0.1{site.article_path(i)}") for i in range(count)
+    ]
     clean_html(pages[0][0], pages[0][1], content_type=HTML_TYPE)  # rules load once per process
     best_seconds = float("inf")
     for _ in range(repeat):
@@ -298,16 +310,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=5000, help="article pages (default 5000)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best of each is kept")
-    parser.add_argument("--quick", action="store_true", help="200 pages: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="100 pages: a smoke run")
     parser.add_argument("--data", type=Path, default=DATA, help="the article-extraction-benchmark")
     parser.add_argument("--only", help="comma-separated subset of bare,capture,full,wget")
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of our runs here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for our crawls"
+    )
     parser.add_argument("--bare-worker", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_worker:
         return bare_worker(args.bare_worker[0], Path(args.bare_worker[1]))
-    pages = 200 if args.quick else args.pages
+    pages = 100 if args.quick else args.pages
+    extra_settings = dict(item.split("=", 1) for item in args.set)
     kinds = (args.only or "bare,capture,full,wget").split(",")
     if args.profile is not None:
         kinds = [k for k in kinds if k in ("capture", "full")]
@@ -327,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                     if kind == "bare":
                         result, got = bench.bare()
                     elif kind in ("capture", "full"):
-                        result, got, stats = bench.ours(clean=kind == "full")
+                        result, got, stats = bench.ours(clean=kind == "full", extra=extra_settings)
                         if kind == "full":
                             extra["full"] = (f"articles cleaned {stats.get('archiver/clean/articles', 0)}, "
                                              f"not articles {stats.get('archiver/clean/not_article', 0)}")  # fmt: skip
@@ -347,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in sorted(args.profile.glob("*.txt")):
                 print(summarize_profile(path))
             return 0
-        clean = cleaning_rate(site, 20 if args.quick else None, 1 if args.quick else 2)
+        clean = cleaning_rate(site, 10 if args.quick else None, 1 if args.quick else 2)
     figures = {k: best(v) for k, v in runs.items() if v}
     names = {"bare": "bare Scrapy", "capture": "capture path (WARC + S3, no cleaning)",
              "full": "full pipeline (cleaning on every core)", "wget": "wget --warc-file"}  # fmt: skip

@@ -3,8 +3,9 @@
     .venv/bin/python bench/loopsite.py --pages 5000     # prints the base URL, serves until Ctrl-C
 
 Article i serves the i-th page (cycling) of ../shared/datasets/article-extraction-benchmark
-whose HTML is 50-200 KB (117 of its 181 pages, 107 KB on average), under a dated URL such
-as /2026/11/20/story-000042.html, so the news spider takes it for an article.  A `<base>`
+whose HTML is 50-200 KB (117 of its 181 pages, 104 KB on average), under a dated URL such
+as /2026/11/20/story-000042.html, so the news spider takes it for an article, with a short
+comment naming the article, so that no two articles are the same bytes.  A `<base>`
 naming the page's original address is put at the start of its <head>: the page's own
 relative links then point back to its original site, which every crawler here leaves
 alone as off-site, so all tools fetch the same URLs.  The home page links to section pages
@@ -55,6 +56,19 @@ def _response(status: bytes, content_type: bytes, body: bytes, close: bool = Fal
     return b"\r\n".join(head) + b"\r\n\r\n" + body
 
 
+def article_marker(index: int) -> bytes:
+    """The comment that makes article `index` unique; the same width for every index."""
+    return b"<!-- loopsite story %09d -->" % index
+
+
+def _insert_at(html: bytes) -> int:
+    match = _HEAD_RE.search(html)
+    if match is None:
+        return 0
+    base_end = html.find(b">", match.end()) + 1 if html.startswith(b"<base ", match.end()) else 0
+    return base_end or match.end()
+
+
 def with_base(page: DatasetPage) -> bytes:
     """The page's HTML with <base href=original URL> first in its head (see the module doc)."""
     if not page.url:
@@ -76,9 +90,18 @@ class LoopSite:
         self.per_section = per_section
         dataset = load_pages(data)
         self.dataset = dataset
-        self._bodies = [
-            _response(b"200 OK", b"text/html; charset=utf-8", with_base(p)) for p in dataset
-        ]
+        # Each article gets a marker of fixed width after the <base>, so that no two articles
+        # are the same bytes (identical payloads would be archived as revisits and cleaned
+        # once) while the large parts around it are shared by every article using the page.
+        self._parts: list[tuple[bytes, bytes, bytes]] = []
+        for page in dataset:
+            html = with_base(page)
+            cut = _insert_at(html)
+            head = _response(
+                b"200 OK", b"text/html; charset=utf-8", b"x" * (len(html) + len(article_marker(0)))
+            )
+            head = head[: head.index(b"\r\n\r\n") + 4]
+            self._parts.append((head + html[:cut], html[cut:], html))
         self._routes: dict[bytes, bytes] = {}
         self._article_paths = [self._article_path(i) for i in range(pages)]
         self.sections = (pages + per_section - 1) // per_section
@@ -125,8 +148,18 @@ class LoopSite:
         """The complete response (head and body) for a request path."""
         index = self._articles.get(path)
         if index is not None:
-            return self._bodies[index % len(self._bodies)]
+            before, after, _ = self._parts[index % len(self._parts)]
+            return before + article_marker(index) + after
         return self._routes.get(path, self._not_found)
+
+    def article_path(self, index: int) -> str:
+        """The URL path of article `index`."""
+        return self._article_paths[index]
+
+    def article_body(self, index: int) -> bytes:
+        """The HTML served for article `index`."""
+        response = self.response_for(self._article_paths[index].encode())
+        return response[response.index(b"\r\n\r\n") + 4 :]
 
     @property
     def url(self) -> str:
@@ -145,7 +178,7 @@ class LoopSite:
     @property
     def article_bytes(self) -> int:
         """Total size of the article bodies the site serves."""
-        sizes = [len(b) for b in self._bodies]
+        sizes = [len(html) + len(article_marker(0)) for _, _, html in self._parts]
         return sum(sizes[i % len(sizes)] for i in range(self.pages))
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> None:

@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/memory.py                  # 5,000 then 20,000 pages, capture path
     .venv/bin/python bench/memory.py --clean          # the full pipeline (cleaning on)
-    .venv/bin/python bench/memory.py --quick          # 300 then 1,200 pages, a smoke run
+    .venv/bin/python bench/memory.py --quick          # 150 then 600 pages, a smoke run
 
 Each size is crawled by `scrapy crawl news` with the project's settings (WARC capture and
 upload to a SeaweedFS started here) over its own generated loopback site
-(bench/loopsite.py), with politeness lifted as in bench/crawl_throughput.py.  Memory is
+(bench/loopsite.py), with politeness lifted as in bench/crawl_throughput.py, and, as the
+baseline, by the bare Scrapy spider of that benchmark (Scrapy's own growth: its frontier).  Memory is
 read from /proc while the crawl runs: the crawl process's own peak (VmHWM), and the peak of
 the crawl process and its children summed (the cleaning workers, with --clean).
 """
@@ -30,14 +31,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=5000, help="pages of the first crawl")
     parser.add_argument("--large", type=int, default=20000, help="pages of the second crawl")
     parser.add_argument("--clean", action="store_true", help="cleaning on (the full pipeline)")
-    parser.add_argument("--quick", action="store_true", help="300 and 1,200 pages: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="150 and 600 pages: a smoke run")
+    parser.add_argument(
+        "--jobdir", action="store_true", help="frontier on disk (Scrapy's JOBDIR), not in memory"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for the crawls"
+    )
+    parser.add_argument(
+        "--no-bare", action="store_true", help="skip the bare Scrapy baseline at the same sizes"
+    )
     parser.add_argument("--data", type=Path, default=DATA, help="the article-extraction-benchmark")
     args = parser.parse_args(argv)
-    sizes = (300, 1200) if args.quick else (args.small, args.large)
+    extra = dict(item.split("=", 1) for item in args.set)
+    sizes = (150, 600) if args.quick else (args.small, args.large)
     if sizes[0] >= sizes[1]:
         parser.error("--small must be smaller than --large")
     kind = "full pipeline" if args.clean else "capture path"
+    if args.jobdir:
+        kind += " (JOBDIR)"
+    if extra:
+        kind += " (" + " ".join(args.set) + ")"
     peaks: list[tuple[int, int]] = []
+    bare: list[int] = []
     with workdir(prefix="memory-") as work, seaweed(work / "s3") as server:
         for pages in sizes:
             site = LoopSite(pages, args.data)
@@ -46,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir = work / f"site-{pages}"
                 run_dir.mkdir()
                 bench = Bench(site, server, run_dir, None)
-                result, got, _ = bench.ours(clean=args.clean)
+                result, got, _ = bench.ours(clean=args.clean, jobdir=args.jobdir, extra=extra)
+                if not args.no_bare:
+                    bare_result, bare_got = bench.bare()
+                    bare.append(bare_result.maxrss)
+                    print(figure(f"bare Scrapy, {pages} articles", bare_result.maxrss / MB,
+                                 "MiB peak RSS", f"({bare_got} pages in {bare_result.seconds:.0f} s)"))  # fmt: skip
             finally:
                 site.stop()
             if got != bench.expected:
@@ -62,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     print(ratio_line(f"peak RSS {sizes[1]} / {sizes[0]} pages", large_own, small_own, "< 1.2"))
     if args.clean:
         print(ratio_line("same, with cleaning workers", large_tree, small_tree, "< 1.2"))
+    if bare:
+        print(ratio_line(f"bare Scrapy peak RSS {sizes[1]} / {sizes[0]}", bare[1], bare[0]))
+        # Scrapy's own growth (its in-memory frontier) beside ours.
+        print(figure("growth, ours", (large_own - small_own) / MB, "MiB"))
+        print(figure("growth, bare Scrapy", (bare[1] - bare[0]) / MB, "MiB"))
     return 0
 
 

@@ -1,0 +1,104 @@
+"""The benchmarks run: each one's --quick mode once, printing its figures and ratio lines.
+
+Quick runs are too small for their figures to mean anything; what is checked is that every
+benchmark still runs end to end (loopback site, real crawls, SeaweedFS, wget, uploads) and
+prints each ratio it promises as a number.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RATIO = re.compile(r"^ratio (.+?)\s+(-?[0-9.]+|nan)(?:\s+\(target (.+?): (met|NOT met)\))?$")
+
+pytestmark = pytest.mark.slow
+
+
+def run_quick(script: str) -> dict[str, float]:
+    """Run one benchmark with --quick; return its ratio lines by name."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ratios: dict[str, float] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("ratio "):
+            match = RATIO.match(line)
+            assert match, f"malformed ratio line: {line!r}"
+            ratios[match[1].strip()] = float(match[2])
+    assert "warning" not in proc.stdout, proc.stdout
+    return ratios
+
+
+def _finite_positive(ratios: dict[str, float]) -> None:
+    for name, value in ratios.items():
+        assert math.isfinite(value) and value > 0, f"{name}: {value}"
+
+
+def test_crawl_throughput_quick() -> None:
+    ratios = run_quick("crawl_throughput.py")
+    cores = len(os.sched_getaffinity(0))
+    assert {
+        "capture / bare Scrapy",
+        "capture / wget",
+        f"full / ({cores} cores x cleaning rate)",
+        "full / capture",
+        "full / that expectation",
+    } == set(ratios), ratios
+    _finite_positive(ratios)
+
+
+def test_memory_quick() -> None:
+    ratios = run_quick("memory.py")
+    assert set(ratios) == {
+        "peak RSS 600 / 150 pages",
+        "bare Scrapy peak RSS 600 / 150",
+    }, ratios
+    _finite_positive(ratios)
+
+
+def test_upload_quick() -> None:
+    ratios = run_quick("upload.py")
+    assert {
+        "ours / boto3, 10 MB",
+        "ours / boto3, 70 MB",
+        "peak RSS ours 70 MB / 10 MB",
+        "peak RSS boto3 70 MB / 10 MB",
+    } == set(ratios), ratios
+    _finite_positive(ratios)
+
+
+def test_warc_write_quick() -> None:
+    ratios = run_quick("warc_write.py")
+    assert {
+        "ours / warcio",
+        "ours level 9 / warcio",
+        "ours writer thread / warcio",
+        "file size ours / warcio",
+    } == set(ratios), ratios
+    _finite_positive(ratios)
+
+
+def test_pytest_collects_nothing_from_bench() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Exit code 5: no tests were collected.
+    assert proc.returncode == 5, proc.stdout[-2000:]
