@@ -844,9 +844,12 @@ _WriteJob: TypeAlias = tuple[Sequence[ArcWarcRecord], Future[list[RecordLocation
 class WarcWriterThread:
     """Runs a RotatingWarcWriter on its own thread, so gzip and disk writes leave the caller's."""
 
-    def __init__(self, writer: RotatingWarcWriter, max_queue: int = 1000) -> None:
+    def __init__(self, writer: RotatingWarcWriter, max_queue: int = 64) -> None:
         self.writer = writer
-        # Bounded: when the disk falls behind, submit() waits rather than memory growing.
+        # Bounded: when the disk (or gzip) falls behind, submit() waits rather than memory
+        # growing.  A queued exchange holds its records, twice a news page's 100 KB or so; on
+        # a busy 2-core machine the writer lagged and 1,000 queued exchanges held 100-200 MB
+        # (docs/performance.md).  64 still absorbs a burst of a few MB.
         self._queue: queue.Queue[_WriteJob | None] = queue.Queue(maxsize=max_queue)
         self._lock = threading.Lock()
         self._closing = False
