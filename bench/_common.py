@@ -91,6 +91,7 @@ class RunResult:
     tree_rss: int  # bytes, peak of the child and its descendants summed (sampled)
     cpu: float = 0.0  # CPU seconds (user + system) of the child and all its descendants
     log: Path | None = None
+    rss: list[int] = field(default_factory=list)  # the child's own RSS at each sample, bytes
     extra: dict[str, Any] = field(default_factory=dict)
 
     def tail(self, lines: int = 30) -> str:
@@ -165,6 +166,7 @@ def run_measured(
     peak = 0
     hwm = 0
     cpu_seen: dict[int, float] = {}
+    samples: list[int] = []
     done = threading.Event()
     start = time.perf_counter()
     try:
@@ -178,6 +180,7 @@ def run_measured(
                 pids = [proc.pid, *_descendants(proc.pid)]
                 peak = max(peak, sum(_status_kib(p, "VmRSS") for p in pids) * KB)
                 hwm = max(hwm, _status_kib(proc.pid, "VmHWM") * KB)
+                samples.append(_status_kib(proc.pid, "VmRSS") * KB)
                 for p in pids:
                     # The last reading of each process counts; one that ends between two
                     # samples loses at most one interval of its CPU time.
@@ -196,7 +199,9 @@ def run_measured(
     finally:
         if log:
             out.close()  # type: ignore[union-attr]
-    return RunResult(proc.returncode, seconds, hwm, max(peak, hwm), sum(cpu_seen.values()), log)
+    return RunResult(
+        proc.returncode, seconds, hwm, max(peak, hwm), sum(cpu_seen.values()), log, samples
+    )
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ the crawl process and its children summed (the cleaning workers, with --clean).
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         kind += " (" + " ".join(args.set) + ")"
     peaks: list[tuple[int, int]] = []
+    medians: list[int] = []
     bare: list[int] = []
     with workdir(prefix="memory-") as work, seaweed(work / "s3") as server:
         for pages in sizes:
@@ -73,14 +75,17 @@ def main(argv: list[str] | None = None) -> int:
             if got != bench.expected:
                 print(f"warning: fetched {got} pages, the site has {bench.expected}")
             peaks.append((result.maxrss, result.tree_rss))
+            # The middle of the crawl: the peak may come from work done once at the end.
+            medians.append(int(statistics.median(result.rss)) if result.rss else 0)
             print(
                 figure(f"{kind}, {pages} articles", result.maxrss / MB, "MiB peak RSS",
                        f"(with child processes {result.tree_rss / MB:.0f} MiB; {got} pages "
-                       f"in {result.seconds:.0f} s)"),
+                       f"in {result.seconds:.0f} s; median while crawling {medians[-1] / MB:.0f} MiB)"),
                 flush=True,
             )  # fmt: skip
     (small_own, small_tree), (large_own, large_tree) = peaks
     print(ratio_line(f"peak RSS {sizes[1]} / {sizes[0]} pages", large_own, small_own, "< 1.2"))
+    print(ratio_line("median RSS while crawling, same sizes", medians[1], medians[0]))
     if args.clean:
         print(ratio_line("same, with cleaning workers", large_tree, small_tree, "< 1.2"))
     if bare:

@@ -65,6 +65,7 @@ def test_memory_quick() -> None:
     ratios = run_quick("memory.py")
     assert set(ratios) == {
         "peak RSS 600 / 150 pages",
+        "median RSS while crawling, same sizes",
         "bare Scrapy peak RSS 600 / 150",
     }, ratios
     _finite_positive(ratios)
