@@ -17,6 +17,8 @@ import json
 import logging
 import re
 import secrets
+import shutil
+import sqlite3
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -63,6 +65,10 @@ MANIFEST_NAME = "manifest.json"
 BLOCK_LINES = 1000
 # Lines per part file (about 70 MB compressed): parts stay far below S3's single-PUT limit.
 PART_LINES = 1_000_000
+# Lines a per-WARC index holds in memory before it spills a sorted run to disk: about 6 MB
+# of lines at 600 bytes each.  A 1 GB WARC of news pages holds 80,000 to 100,000 lines
+# (a response and a metadata record per article), which then merge from ten runs or so.
+RUN_LINES = 10_000
 # Keys of lines that sort after every real key of the same prefix.
 _HIGH = "\U0010ffff"
 _RE_MIME_END = re.compile(r"[;\s]")
@@ -232,16 +238,21 @@ def _article_fields(payload: bytes) -> dict[str, str]:
     return out
 
 
-def index_warc(stream: IO[bytes], filename: str) -> list[Capture]:
-    """Index lines of one (gzip) WARC stream, sorted: captures, plus their metadata records.
+@dataclass
+class _Entry:
+    """One indexed record as the scan sees it, before metadata is joined to its response."""
 
-    A response gets the title and published date of the metadata record that refers to it
-    in the same file, and meta_offset/meta_length pointing at that record; a request written
-    right before its response is noted as req_offset (one range then covers both).
-    """
-    captures: list[Capture] = []
-    by_id: dict[str, int] = {}
-    metadata: list[tuple[int, str, dict[str, str], int, int]] = []
+    line: str
+    offset: int
+    # A capture's own record id; a metadata record's refers_to; "" when neither applies.
+    record_id: str
+    is_metadata: bool
+    article: dict[str, str]
+    length: int
+
+
+def _scan(stream: IO[bytes], filename: str) -> Iterator[_Entry]:
+    """Index entries of one (gzip) WARC stream in file order, metadata not yet joined."""
     previous: _Pending | None = None
     iterator = ArchiveIterator(stream)
     for record in iterator:
@@ -292,24 +303,192 @@ def index_warc(stream: IO[bytes], filename: str) -> list[Capture]:
                 and previous.offset + previous.length == offset
             ):
                 fields["req_offset"] = str(previous.offset)
+            article: dict[str, str] = {}
+            join_id = record_id
             if rec_type == "metadata":
-                refers_to = str(current.refers_to or "")
-                if refers_to:
-                    fields["refers_to"] = refers_to
+                join_id = str(current.refers_to or "")
+                if join_id:
+                    fields["refers_to"] = join_id
                 article = _article_fields(payload or b"")
                 # Kept on the metadata line too, for a response in another file of the crawl.
                 fields.update(article)
-                metadata.append((len(captures), refers_to, article, offset, length))
-            elif record_id:
-                by_id[record_id] = len(captures)
             date = str(headers.get_header("WARC-Date") or "")
-            captures.append(Capture(surt_key(url), timestamp14(date), fields))
+            line = cdxj_line(surt_key(url), timestamp14(date), fields)
+            yield _Entry(line, offset, join_id, rec_type == "metadata", article, length)
         previous = current
-    for _, refers_to, article, offset, length in metadata:
-        target = by_id.get(refers_to)
-        if target is not None:
-            _attach(captures[target].fields, article, offset, length, None)
-    return sorted(captures, key=lambda c: c.line)
+
+
+# (article fields, offset, length) of one metadata record, in file order per response.
+_Attachment = tuple[dict[str, str], int, int]
+
+
+class _MetadataJoin:
+    """Which metadata records describe which capture: in dicts, or in SQLite once spilled.
+
+    A capture is joined to every metadata record of the file that refers to its record id,
+    in file order; when a (malformed) file repeats a record id, only the last capture
+    holding it is, as the in-memory index always did.
+    """
+
+    def __init__(self) -> None:
+        self._captures: dict[str, int] = {}
+        self._metadata: dict[str, list[_Attachment]] = {}
+        self._db: sqlite3.Connection | None = None
+
+    def add(self, entry: _Entry) -> None:
+        """Note a capture's record id or a metadata record's attachment."""
+        if not entry.record_id:
+            return
+        if self._db is None:
+            if entry.is_metadata:
+                self._metadata.setdefault(entry.record_id, []).append(
+                    (entry.article, entry.offset, entry.length)
+                )
+            else:
+                self._captures[entry.record_id] = entry.offset
+        elif entry.is_metadata:
+            self._db.execute(
+                "INSERT INTO metadata (refers_to, article, offset, length) VALUES (?, ?, ?, ?)",
+                (entry.record_id, json.dumps(entry.article), entry.offset, entry.length),
+            )
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO capture (record_id, offset) VALUES (?, ?)",
+                (entry.record_id, entry.offset),
+            )
+
+    def spill(self, path: Path) -> None:
+        """Move what is held so far into a SQLite file; later records go there too."""
+        if self._db is not None:
+            return
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("BEGIN")
+        db.execute("CREATE TABLE capture (record_id TEXT PRIMARY KEY, offset INTEGER)")
+        db.execute(
+            "CREATE TABLE metadata (seq INTEGER PRIMARY KEY, refers_to TEXT, article TEXT,"
+            " offset INTEGER, length INTEGER)"
+        )
+        db.execute("CREATE INDEX metadata_refers_to ON metadata (refers_to, seq)")
+        db.executemany("INSERT INTO capture VALUES (?, ?)", self._captures.items())
+        db.executemany(
+            "INSERT INTO metadata (refers_to, article, offset, length) VALUES (?, ?, ?, ?)",
+            (
+                (refers_to, json.dumps(article), offset, length)
+                for refers_to, attachments in self._metadata.items()
+                for article, offset, length in attachments
+            ),
+        )
+        self._captures, self._metadata = {}, {}
+        self._db = db
+
+    def finish(self) -> None:
+        """End the writes (commit the SQLite transaction)."""
+        if self._db is not None:
+            self._db.execute("COMMIT")
+
+    @property
+    def empty(self) -> bool:
+        """True when no metadata record refers to anything (nothing to join)."""
+        if self._db is None:
+            return not self._metadata
+        return self._db.execute("SELECT 1 FROM metadata LIMIT 1").fetchone() is None
+
+    def attachments(self, record_id: str, offset: int) -> list[_Attachment]:
+        """The metadata joined to the capture with this record id at this offset."""
+        if self._db is None:
+            found = self._metadata.get(record_id)
+            if not found or self._captures.get(record_id) != offset:
+                return []
+            return found
+        rows = self._db.execute(
+            "SELECT article, offset, length FROM metadata WHERE refers_to = ? ORDER BY seq",
+            (record_id,),
+        ).fetchall()
+        if not rows:
+            return []
+        own = self._db.execute(
+            "SELECT offset FROM capture WHERE record_id = ?", (record_id,)
+        ).fetchone()
+        if own is None or own[0] != offset:
+            return []
+        return [
+            (json.loads(article), meta_offset, meta_length)
+            for article, meta_offset, meta_length in rows
+        ]
+
+    def close(self) -> None:
+        """Close the SQLite file, if any."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _joined(line: str, join: _MetadataJoin) -> str:
+    """A capture line with the title, date and place of the metadata describing it."""
+    capture = Capture.parse(line)
+    record_id = capture.fields.get("record_id")
+    if not record_id or capture.fields.get("type") == "metadata":
+        return line
+    attachments = join.attachments(str(record_id), capture.offset)
+    if not attachments:
+        return line
+    fields = dict(capture.fields)
+    for article, offset, length in attachments:
+        _attach(fields, article, offset, length, None)
+    return cdxj_line(capture.key, capture.timestamp, fields)
+
+
+def iter_index_lines(
+    stream: IO[bytes],
+    filename: str,
+    workdir: Path | None = None,
+    *,
+    run_lines: int = RUN_LINES,
+) -> Iterator[str]:
+    """Sorted index lines of one (gzip) WARC stream: captures, plus their metadata records.
+
+    A response gets the title and published date of the metadata record that refers to it
+    in the same file, and meta_offset/meta_length pointing at that record; a request written
+    right before its response is noted as req_offset (one range then covers both).
+
+    With a workdir, memory stays bounded: past run_lines lines, sorted runs are spilled
+    there and merged, and the metadata join moves to a SQLite file.  Joining never moves
+    a line: lines of one file differ by the time their "offset" value ends, and the joined
+    fields come after it, so runs can be sorted before the join.
+    """
+    join = _MetadataJoin()
+    buffer: list[str] = []
+    runs: list[Path] = []
+    try:
+        for entry in _scan(stream, filename):
+            join.add(entry)
+            buffer.append(entry.line)
+            if workdir is not None and len(buffer) >= run_lines:
+                join.spill(workdir / "join.sqlite3")
+                buffer.sort()
+                runs.append(workdir / f"run-{len(runs):05d}.cdxj")
+                with open(runs[-1], "w", encoding="utf-8") as out:
+                    out.writelines(buffer)
+                buffer = []
+        join.finish()
+        buffer.sort()
+        plain = join.empty
+        with contextlib.ExitStack() as stack:
+            inputs: list[Iterable[str]] = [
+                stack.enter_context(open(run, encoding="utf-8")) for run in runs
+            ]
+            lines = heapq.merge(*inputs, buffer) if runs else iter(buffer)
+            for line in lines:
+                yield line if plain else _joined(line, join)
+    finally:
+        join.close()
+
+
+def index_warc(stream: IO[bytes], filename: str) -> list[Capture]:
+    """Index lines of one (gzip) WARC stream, sorted and parsed, all in memory."""
+    return [Capture.parse(line) for line in iter_index_lines(stream, filename)]
 
 
 def _attach(
@@ -346,11 +525,34 @@ def sidecar_name(warc_name: str) -> str:
     return warc_name + SIDECAR_SUFFIX
 
 
-def write_sidecar(closed: ClosedWarc) -> Path:
-    """Index a closed WARC into {name}.cdxj beside it (a close hook for CrawlArchive)."""
-    captures = index_file(closed.path)
-    path = write_lines(closed.path.with_name(sidecar_name(closed.name)), (c.line for c in captures))
-    logger.info("event=warc_indexed file=%s lines=%d", closed.name, len(captures))
+def write_sidecar(closed: ClosedWarc, *, run_lines: int = RUN_LINES) -> Path:
+    """Index a closed WARC into {name}.cdxj beside it (a close hook for CrawlArchive).
+
+    Sorted runs and the metadata join go to a hidden .tmp directory beside the WARC (on the
+    spool's disk, never uploaded), so memory does not grow with the records per file.
+    """
+    path = closed.path.with_name(sidecar_name(closed.name))
+    # Left by a process killed while indexing this file.
+    for stale in closed.path.parent.glob(f".{path.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    count = 0
+    with (
+        open(closed.path, "rb") as fh,
+        tempfile.TemporaryDirectory(
+            prefix=f".{path.name}.", suffix=".tmp", dir=closed.path.parent
+        ) as work,
+    ):
+
+        def counted(lines: Iterator[str]) -> Iterator[str]:
+            nonlocal count
+            for line in lines:
+                count += 1
+                yield line
+
+        write_lines(
+            path, counted(iter_index_lines(fh, closed.name, Path(work), run_lines=run_lines))
+        )
+    logger.info("event=warc_indexed file=%s lines=%d", closed.name, count)
     return path
 
 

@@ -20,6 +20,7 @@ from archiver.index import (
     cdxj_line,
     crawl_lines,
     index_file,
+    iter_index_lines,
     key_range,
     merge_ranges,
     runs_to_merge,
@@ -27,9 +28,11 @@ from archiver.index import (
     surt_key,
     timestamp14,
     timestamp_bound,
+    write_sidecar,
     write_zipnum,
 )
 from archiver.warc import (
+    ClosedWarc,
     HttpExchange,
     RotatingWarcWriter,
     build_exchange_records,
@@ -229,6 +232,81 @@ def test_per_warc_index_links_articles_requests_and_records(tmp_path: Path) -> N
             assert meta.length == capture.number("meta_length")
         else:
             assert "title" not in capture.fields and "meta_offset" not in capture.fields
+
+
+def write_late_metadata_warc(directory: Path, pages: int) -> ClosedWarc:
+    """Every exchange first, then the metadata of each even page, newest first, as a slow
+    cleaner would leave them; page 0 is described twice (the later record wins its title)."""
+    writer = RotatingWarcWriter(
+        directory, prefix="late", max_size=10**9, warcinfo_fields={"software": "test"}, host="h"
+    )
+    responses: list[tuple[str, str, datetime]] = []
+    for i in range(pages):
+        when = T0 + timedelta(minutes=i)
+        url = f"http://example.com/news/{i}.html"
+        request, response = build_exchange_records(
+            _exchange(url, f"<html><title>Page {i}</title><p>{i}</p></html>".encode(), when)
+        )
+        writer.write([request, response])
+        responses.append((url, str(response.rec_headers.get_header("WARC-Record-ID")), when))
+    described = [(i, f"Title {i}") for i in range(pages - 1, -1, -1) if i % 2 == 0]
+    for i, title in [*described, (0, "Title 0, cleaned again")]:
+        url, record_id, when = responses[i]
+        doc = {"title": title, "published": "2026-02-28", "body": f"Body {i}"}
+        writer.write(
+            [build_metadata_record(url, json.dumps(doc).encode(), refers_to=record_id, date=when)]
+        )
+    closed = writer.close()
+    assert closed is not None
+    return closed
+
+
+def test_sidecar_sorted_in_spilled_runs_equals_the_in_memory_index(tmp_path: Path) -> None:
+    closed = write_late_metadata_warc(tmp_path, 41)
+    # 41 responses and 22 metadata records: 63 lines, nine runs of 7 on disk.
+    in_memory = "".join(c.line for c in index_file(closed.path))
+    assert in_memory.count("\n") == 63
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    with open(closed.path, "rb") as fh:
+        lines = iter_index_lines(fh, closed.name, workdir, run_lines=7)
+        first = next(lines)
+        # The whole file was read into sorted runs and the join before the first line.
+        assert len(list(workdir.glob("run-*.cdxj"))) == 9
+        assert (workdir / "join.sqlite3").is_file()
+        spilled = first + "".join(lines)
+    assert spilled == in_memory
+    sidecar = write_sidecar(closed, run_lines=7)
+    assert sidecar.read_text(encoding="utf-8") == in_memory
+    # The runs went to a temporary directory beside the WARC, now gone.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["work", closed.name, sidecar.name])
+    captures = [Capture.parse(line) for line in in_memory.splitlines()]
+    assert [c.line for c in captures] == sorted(c.line for c in captures)
+    metadata = {c.offset: c for c in captures if not c.is_capture}
+    for capture in (c for c in captures if c.is_capture):
+        page = int(capture.url.rsplit("/", 1)[1].split(".")[0])
+        if page % 2:
+            assert "meta_offset" not in capture.fields
+            continue
+        meta = metadata[capture.number("meta_offset") or -1]
+        assert meta.fields["refers_to"] == capture.fields["record_id"]
+        expected = "Title 0, cleaned again" if page == 0 else f"Title {page}"
+        assert capture.fields["title"] == meta.fields["title"] == expected
+
+
+def test_sidecar_of_a_file_without_metadata_spilled_in_runs(tmp_path: Path) -> None:
+    # All at one second, URLs sharing keys: the order is decided inside the JSON.
+    writer = RotatingWarcWriter(
+        tmp_path, prefix="p", max_size=10**9, warcinfo_fields={"software": "test"}, host="h"
+    )
+    for i in range(30):
+        url = f"http://example.org/{i % 7}/{i}"
+        writer.write(list(build_exchange_records(_exchange(url, b"x" * i, T0))))
+    closed = writer.close()
+    assert closed is not None
+    in_memory = "".join(c.line for c in index_file(closed.path))
+    assert write_sidecar(closed, run_lines=4).read_text(encoding="utf-8") == in_memory
+    assert in_memory.count("\n") == 30
 
 
 def test_crawl_lines_join_metadata_across_files_and_drop_it() -> None:
