@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -355,8 +355,18 @@ def _classify(doc: Any, found: _Scan, url: str) -> tuple[bool, str]:
     return False, "no article markup"
 
 
-def analyze_html(body: bytes | str, url: str, *, encoding: str | None = None) -> PageInfo:
-    """Classify an HTML page and list the links worth following from it."""
+def analyze_html(
+    body: bytes | str,
+    url: str,
+    *,
+    encoding: str | None = None,
+    follow_host: Callable[[str], bool] | None = None,
+) -> PageInfo:
+    """Classify an HTML page and list the links worth following from it.
+
+    With `follow_host`, links whose host it refuses (given the lower-case host name) may be
+    left out of `links` before they are joined; every link to a host it accepts is kept.
+    """
     doc = _parse_html(body, encoding)
     if doc is None:
         return PageInfo(False, "unparseable HTML")
@@ -368,7 +378,7 @@ def analyze_html(body: bytes | str, url: str, *, encoding: str | None = None) ->
     return PageInfo(
         is_article=is_article,
         reason=reason,
-        links=list(_links(found.hrefs, base)),
+        links=list(_links(found.hrefs, base, follow_host)),
         canonical_url=_join(base, found.canonicals[0]) if found.canonicals else None,
         feeds=list(_links(found.feeds, base)),
     )
@@ -382,11 +392,45 @@ def _join(base: str, href: str) -> str | None:
         return None
 
 
-def _links(hrefs: Iterable[Any], base: str) -> Iterator[str]:
+def _host(url: str) -> str | None:
+    """The lower-case host of a URL ("" when it has none), or None when it does not parse."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+
+
+def _refused(
+    href: str, base_host: str | None, base_followed: bool, follow_host: Callable[[str], bool]
+) -> bool:
+    """Whether the href surely leads to a host `follow_host` refuses, told without joining."""
+    try:
+        split = urlsplit(href)
+        host = split.hostname or ""
+    except ValueError:
+        return False
+    if split.netloc:
+        # Joining keeps an href's own host, whatever its scheme.
+        return not follow_host(host)
+    # A relative href ("/a", "a", "?q", "#f") joins onto the base's host; one with a scheme
+    # but no host ("http:a") is left to the join.
+    return not split.scheme and base_host is not None and not base_followed
+
+
+def _links(
+    hrefs: Iterable[Any], base: str, follow_host: Callable[[str], bool] | None = None
+) -> Iterator[str]:
     seen: set[str] = set()
+    # A news article links to hundreds of other sites, and joining each link costs more
+    # than parsing the page (docs/performance.md): links whose host is certain without
+    # joining, and refused, are dropped first.
+    base_host = _host(base) if follow_host is not None else None
+    base_followed = base_host is not None and follow_host is not None and follow_host(base_host)
     for raw in hrefs:
         href = str(raw).strip()
         if not href or href.lower().startswith(_SKIP_SCHEMES):
+            continue
+        if follow_host is not None and _refused(href, base_host, base_followed, follow_host):
             continue
         joined = _join(base, href)
         if joined is None:

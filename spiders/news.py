@@ -183,7 +183,9 @@ class NewsSpider(scrapy.Spider):
 
     # --- requests --------------------------------------------------------------
     def _allowed(self, url: str) -> bool:
-        host = (urlsplit(url).hostname or "").lower()
+        return self._host_allowed((urlsplit(url).hostname or "").lower())
+
+    def _host_allowed(self, host: str) -> bool:
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
 
     def _inc(self, key: str) -> None:
@@ -288,7 +290,13 @@ class NewsSpider(scrapy.Spider):
             yield from self._parse_html(response, content_type)
 
     def _parse_html(self, response: TextResponse, content_type: str) -> Iterator[Any]:
-        info = analyze_html(response.body, response.url, encoding=response.encoding)
+        # Links to other sites are dropped while the page is scanned, before they are joined.
+        info = analyze_html(
+            response.body,
+            response.url,
+            encoding=response.encoding,
+            follow_host=self._host_allowed,
+        )
         refs = response.meta.get(WARC_META_KEY) or {}
         if info.is_article:
             self._inc("archiver/spider/articles")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -149,3 +150,50 @@ def test_malformed_urls_are_skipped_without_losing_the_page() -> None:
     info = discovery.analyze_html(body, "https://x.example/section/")
     assert info.links == ["https://x.example/fine"]
     assert info.canonical_url is None
+
+
+_TRICKY_HREFS = (
+    "a.html",
+    "/b",
+    "?q=1",
+    "#top",
+    "//x.example/c",
+    "//X.Example:8080/d",
+    "https://news.x.example/e",
+    "HTTP://OTHER.example/f",
+    "https://other.example/g",
+    "//other.example/h",
+    "http:relative-with-scheme",
+    "https://[::1/broken",
+    "ftp://x.example/file",
+    "  https://x.example/padded  ",
+    "https://x.example.evil.example/i",
+    "https://user@x.example/j",
+)
+
+
+@pytest.mark.parametrize(
+    ("page_url", "base"),
+    [
+        ("https://x.example/world/", ""),  # relative links stay on the site
+        ("https://x.example/world/", "https://elsewhere.example/"),  # and here they leave it
+        ("https://x.example/world/", "http://[::1"),  # a base that does not parse
+    ],
+)
+def test_follow_host_drops_exactly_the_refused_links(page_url: str, base: str) -> None:
+    anchors = "".join(f'<a href="{href}">l</a>' for href in _TRICKY_HREFS)
+    body = _page(f'<base href="{base}">' if base else "", anchors)
+
+    def follow(host: str) -> bool:
+        return host == "x.example" or host.endswith(".x.example")
+
+    def followed(links: list[str]) -> list[str]:
+        return [link for link in links if follow(urlsplit(link).hostname or "")]
+
+    every = discovery.analyze_html(body, page_url).links
+    kept = discovery.analyze_html(body, page_url, follow_host=follow).links
+    # The same links to follow, in the same order; only refused ones may be missing.
+    assert followed(kept) == followed(every)
+    assert set(kept) <= set(every)
+    assert followed(every)  # not vacuous: some links are on the site
+    assert len(kept) < len(every)  # and some were dropped before joining
