@@ -54,6 +54,9 @@ def test_crawl_throughput_quick() -> None:
     assert {
         "capture / bare Scrapy",
         "capture / wget",
+        # The same runs again, each response held back 20 ms by the loopback site.
+        "capture / bare Scrapy, 20 ms latency",
+        "capture / wget, 20 ms latency",
         f"full / ({cores} cores x cleaning rate)",
         "full / capture",
         "full / that expectation",
