@@ -149,6 +149,8 @@ ARCHIVER_UPLOAD_ON_START = True
 ARCHIVER_INDEX_ENABLED = True
 # Runs the archive-wide index may have before the smallest are merged into one.
 ARCHIVER_INDEX_MAX_RUNS = 16
+# Where find/get keep each index run's cluster.idx ("" = $XDG_CACHE_HOME/news-archiver).
+ARCHIVER_INDEX_CACHE_DIR = ""
 # Virtualenv for pywb (`archiver replay`), created on first use.
 ARCHIVER_REPLAY_VENV = "var/pywb-venv"
 

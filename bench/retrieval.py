@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
 from archiver.index import ArchiveIndex, index_file, key_range, sidecar_name  # noqa: E402
+from archiver.indexcache import CachedArchiveIndex  # noqa: E402
 from archiver.retrieve import closest, find, parse_response, read_capture  # noqa: E402
 from archiver.s3server import SeaweedServer  # noqa: E402
 from archiver.warc import (  # noqa: E402
@@ -183,6 +185,37 @@ def store_crawl(index: ArchiveIndex, date: str, crawl_id: str, paths: list[Path]
     return records
 
 
+@dataclass
+class GetRun:
+    """One `get` of a URL: seconds, requests, bytes read, and the payload."""
+
+    seconds: float
+    requests: int
+    bytes_read: int
+    body: bytes
+
+
+def get_once(index: ArchiveIndex, url: str) -> GetRun:
+    """`archiver get URL --html` as the command does it: lookup, then one Range read."""
+    before_req, before_bytes = index.requests, index.bytes_read
+    start = time.perf_counter()
+    found = closest(find(index, url), None)
+    assert found is not None, url
+    body = parse_response(read_capture(index, found)).body
+    return GetRun(
+        time.perf_counter() - start,
+        index.requests - before_req,
+        index.bytes_read - before_bytes,
+        body,
+    )
+
+
+def spread(values: list[float]) -> str:
+    """Median and range of a list of seconds, in milliseconds."""
+    ms = sorted(v * 1000 for v in values)
+    return f"{statistics.median(ms):8.1f} ms (range {ms[0]:.1f}-{ms[-1]:.1f})"
+
+
 def timed(func: Callable[[], object], repeat: int) -> float:
     """Median seconds of `repeat` calls."""
     times = []
@@ -235,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warcs", type=int, default=5, help="WARCs per crawl")
     parser.add_argument("--per-warc", type=int, default=260, help="exchanges per WARC")
     parser.add_argument("--lookups", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=15, help="gets timed cold, warm and by scan")
     parser.add_argument("--words", type=int, default=9000, help="words per page (about 60 KB)")
     args = parser.parse_args(argv)
     rng = random.Random(20261125)
@@ -289,20 +323,11 @@ def main(argv: list[str] | None = None) -> int:
             target = urls[len(urls) // 2]
             capture = closest(find(index, target), None)
             assert capture is not None
-            index.requests = index.bytes_read = 0
-
-            def get() -> bytes:
-                found = closest(find(index, target), None)
-                assert found is not None
-                return parse_response(read_capture(index, found)).body
-
-            body = get()
-            get_requests, get_bytes = index.requests, index.bytes_read
-            get_seconds = timed(get, 5)
+            client = index.client
             key = f"{PREFIX}/{capture.filename}"
 
             def scan_warc() -> bytes:
-                data = index.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
                 for record in ArchiveIterator(io.BytesIO(data)):
                     if (
                         record.rec_type == "response"
@@ -311,9 +336,22 @@ def main(argv: list[str] | None = None) -> int:
                         return bytes(record.content_stream().read())
                 raise AssertionError(target)
 
-            assert scan_warc() == body
-            warc_bytes = index.client.head_object(Bucket=bucket, Key=key)["ContentLength"]
-            scan_seconds = timed(scan_warc, 5)
+            body = scan_warc()
+            warc_bytes = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+            # Cold: every get starts with an empty cache directory (a first lookup on a new
+            # machine); warm: the cache holds every run's cluster.idx and each get asks for
+            # another URL, so no index block is reused from an earlier get.
+            cold = [
+                get_once(CachedArchiveIndex(client, bucket, PREFIX, work / f"cold-{i}"), target)
+                for i in range(args.repeat)
+            ]
+            assert all(c.body == body for c in cold)
+            warm_index = CachedArchiveIndex(client, bucket, PREFIX, work / "warm")
+            get_once(warm_index, urls[0])
+            warm = [get_once(warm_index, url) for url in rng.sample(urls, args.repeat)]
+            assert get_once(warm_index, target).body == body
+            scans = [timed(scan_warc, 1) for _ in range(args.repeat)]
+            warm_find, warm_find_req = find_latency(warm_index, urls, rng, args.lookups)
             runs = len(index.runs())
         finally:
             server.stop()
@@ -324,9 +362,23 @@ def main(argv: list[str] | None = None) -> int:
     full_scan = results["full-scan"]
     print(f"archive          {full_warcs} WARCs, {full_records} records, {len(urls)} articles, "
           f"{args.crawls} crawls, {runs} index run(s); built in {build_seconds:.0f} s")  # fmt: skip
-    print(f"get              {get_seconds * 1000:8.1f} ms  {get_bytes:>10} bytes  {get_requests} requests (index + 1 Range)")  # fmt: skip
-    print(f"download+scan    {scan_seconds * 1000:8.1f} ms  {warc_bytes:>10} bytes  1 request (its whole WARC)")  # fmt: skip
-    print(f"ratio get        {scan_seconds / get_seconds:8.1f}x faster, {warc_bytes / get_bytes:.0f}x fewer bytes than downloading the WARC")  # fmt: skip
+    cold_s = statistics.median(c.seconds for c in cold)
+    warm_s = statistics.median(w.seconds for w in warm)
+    scan_s = statistics.median(scans)
+    cold_req, warm_req = (
+        statistics.median(c.requests for c in cold),
+        statistics.median(w.requests for w in warm),
+    )
+    cold_bytes, warm_bytes = (
+        statistics.median(c.bytes_read for c in cold),
+        statistics.median(w.bytes_read for w in warm),
+    )
+    print(f"get cold         {spread([c.seconds for c in cold])}  {cold_bytes:>10.0f} bytes  {cold_req:.0f} requests (list runs, each run's cluster.idx and block(s), 1 record Range)")  # fmt: skip
+    print(f"get warm         {spread([w.seconds for w in warm])}  {warm_bytes:>10.0f} bytes  {warm_req:.0f} requests (list runs, block(s), 1 record Range; cluster.idx cached)")  # fmt: skip
+    print(f"download+scan    {spread(scans)}  {warc_bytes:>10} bytes  1 request (its whole WARC)")  # fmt: skip
+    print(f"ratio get cold   {scan_s / cold_s:8.2f}  (download+scan time / get time; {warc_bytes / cold_bytes:.0f}x fewer bytes)")  # fmt: skip
+    print(f"ratio get warm   {scan_s / warm_s:8.2f}  (download+scan time / get time; {warc_bytes / warm_bytes:.0f}x fewer bytes)")  # fmt: skip
+    print(f"find warm        {warm_find * 1000:8.1f} ms  ({full_warcs} WARCs, {warm_find_req} requests/lookup, cluster.idx cached)")  # fmt: skip
     print(f"find small       {small_lat * 1000:8.1f} ms  ({small_warcs} WARCs, {small_records} records, {small_req} requests/lookup)")  # fmt: skip
     print(f"find full        {full_lat * 1000:8.1f} ms  ({full_warcs} WARCs, {full_records} records, {full_req} requests/lookup)")  # fmt: skip
     print(f"ratio find       {full_lat / small_lat:8.2f}  (full / small, for {full_records / small_records:.1f}x the records)")  # fmt: skip

@@ -331,3 +331,86 @@ def test_get_reads_with_range_requests_only(crawl: ArchivedCrawl) -> None:
     assert index.bytes_read - before == capture.length
     assert crawl.seed["title"].encode() in body
     assert io.BytesIO(body).read(15).lower().startswith(b"<!doctype html")
+
+
+def _s3_calls(client: object) -> list[tuple[str, str, str | None]]:
+    """(operation, key or prefix, Range) of every S3 call the client makes from now on."""
+    calls: list[tuple[str, str, str | None]] = []
+
+    def record(params: dict[str, object], model: object, **_: object) -> None:
+        where = params.get("Key") or params.get("Prefix") or ""
+        byte_range = params.get("Range")
+        name = str(getattr(model, "name", ""))
+        calls.append((name, str(where), None if byte_range is None else str(byte_range)))
+
+    client.meta.events.register("before-parameter-build.s3", record)  # type: ignore[attr-defined]
+    return calls
+
+
+def test_a_warm_get_lists_once_reads_one_block_and_one_record(
+    crawl: ArchivedCrawl, tmp_path: Path
+) -> None:
+    from archiver.config import load_settings
+    from archiver.retrieve import closest, find, open_archive, parse_response, read_capture
+
+    settings = load_settings([*crawl.settings()[1::2], f"ARCHIVER_INDEX_CACHE_DIR={tmp_path}"])
+    _cfg, client, cold = open_archive(settings)
+    calls = _s3_calls(client)
+    assert closest(find(cold, crawl.seed_url), None) is not None
+    assert [c[0] for c in calls].count("ListObjectsV2") == 1
+    assert any(c[1].endswith("/cluster.idx") for c in calls), "a cold cache reads cluster.idx"
+    assert list(tmp_path.rglob("cluster-*.idx")), "and keeps it"
+
+    # A new process: the cache on disk is all it shares with the first.
+    _cfg, client, warm = open_archive(settings)
+    calls = _s3_calls(client)
+    capture = closest(find(warm, crawl.seed_url), None)
+    assert capture is not None
+    body = parse_response(read_capture(warm, capture)).body
+    assert crawl.seed["title"].encode() in body
+    operations = sorted((op, "run" if "/_index/runs/" in key else "warc") for op, key, _ in calls)
+    assert operations == [("GetObject", "run"), ("GetObject", "warc"), ("ListObjectsV2", "run")]
+    assert all(r is not None for op, _, r in calls if op == "GetObject"), "only Range reads"
+    assert warm.cache_hits == 1 and warm.cache_misses == 0
+    warm.close()
+    cold.close()
+
+
+def test_the_cache_sees_new_and_rewritten_runs_and_drops_merged_ones(
+    capsys: pytest.CaptureFixture[str], crawl: ArchivedCrawl, tmp_path: Path
+) -> None:
+    from archiver.index import ArchiveIndex
+
+    bucket = copy_bucket(crawl, "ret-cache-" + crawl.bucket[-8:], skip="/_index/")
+    cache = f"ARCHIVER_INDEX_CACHE_DIR={tmp_path}"
+
+    def find_seed() -> tuple[int, list[dict[str, object]]]:
+        code, out, _ = main_with_bucket(
+            capsys, crawl, bucket, "-s", cache, "find", crawl.seed_url, "--json"
+        )
+        return code, [json.loads(line) for line in out.splitlines()]
+
+    assert find_seed()[0] == 1, "no index yet"
+    code, out, _ = main_with_bucket(capsys, crawl, bucket, "reindex", "--json")
+    first_run = json.loads(out)["run"]
+    code, found = find_seed()
+    assert code == 0 and len(found) == 1, "a run published after a lookup is seen by the next"
+    assert (tmp_path / "index").exists() and any(
+        p.parent.name == first_run for p in tmp_path.rglob("cluster-*.idx")
+    )
+    # A full rebuild replaces the run: the old one's cached copy goes, answers stay right.
+    code, out, _ = main_with_bucket(capsys, crawl, bucket, "reindex", "--json")
+    second_run = json.loads(out)["run"]
+    assert second_run != first_run
+    code, again = find_seed()
+    assert code == 0 and again == found
+    cached_runs = {p.parent.name for p in tmp_path.rglob("cluster-*.idx")}
+    assert cached_runs == {second_run}
+    # The same run id written again with other lines (as `reindex --crawl` may): the cached
+    # cluster.idx no longer matches the listing, so the new one is read.
+    index = ArchiveIndex(crawl.server.client(), bucket, crawl.prefix)
+    lines = [line for line in index.iter_run_lines(second_run) if crawl.seed_url not in line]
+    other_lines = [f"zz,example)/{i:05d} 20200101000000 {{}}\n" for i in range(3000)]
+    index.publish_run(second_run, sorted(lines + other_lines), crawls=[crawl.crawl_id])
+    code, after = find_seed()
+    assert code == 1 and after == [], "the rewritten run no longer holds the seed"

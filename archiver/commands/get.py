@@ -16,7 +16,7 @@ from archiver.retrieve import (
     open_archive,
     parse_response,
     read_capture,
-    read_metadata,
+    read_capture_records,
 )
 
 
@@ -51,9 +51,7 @@ def command(ctx: Context, url: str, at: str | None, mode: str, output: Path) -> 
         click.echo(f"no capture of {url} in the archive index", err=True)
         return EXIT_FAILURE
     if mode == "warc":
-        data = read_capture(index, capture, with_request=True)
-        meta = read_metadata(index, capture)
-        data += meta or b""
+        data = read_capture_records(index, capture)
     elif mode == "text":
         data = capture_text(index, capture).encode("utf-8")
     else:
