@@ -70,6 +70,8 @@ EXTENSIONS = {
 }
 # Puts the frontier in Redis when ARCHIVER_REDIS_URL is set (pipelines/distributed.py).
 ADDONS = {"pipelines.distributed.RedisFrontierAddon": 0}
+# Keeps the frontier of crawls without a JOBDIR on disk unless ARCHIVER_FRONTIER=memory (archiver/frontier.py).
+ADDONS["archiver.frontier.FrontierAddon"] = 10
 
 # Refuses private, loopback and link-local answers before any connection (archiver/netguard.py).
 TWISTED_DNS_RESOLVER = "archiver.netguard.GuardedResolver"
@@ -165,6 +167,8 @@ ARCHIVER_REVISITS_ENABLED = True
 ARCHIVER_RESUME_ENABLED = True
 # Share of failed requests (network errors, 5xx) above which a crawl counts as a problem.
 ARCHIVER_CRAWL_MAX_ERROR_RATE = 0.2
+# Where waiting requests are kept: "disk" (a site's JOBDIR, else {spool}/_frontier/, removed at the end) or "memory".
+ARCHIVER_FRONTIER = "disk"
 # Sites `archiver crawl --all` crawls at once (one process each); 1 runs them one after another.
 ARCHIVER_CRAWL_PARALLEL = 1
 

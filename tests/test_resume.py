@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from archiver.frontier import FRONTIER_DIR
 from archiver.locks import read_holder
 from archiver.resume import recover_crawl
 from archiver.s3server import SeaweedServer
@@ -230,6 +231,9 @@ def test_a_crawl_stopped_with_sigterm_resumes_from_scrapys_jobdir(
             time.sleep(0.05)
         holder = read_holder(spool / "_sites" / SITE / "lock")
         assert holder is not None and holder.child_pid is not None
+        # The queue of a site crawl is its JOBDIR, which resumes; never a private frontier.
+        assert (spool / "_sites" / SITE / "job" / "requests.queue").is_dir()
+        assert not (spool / FRONTIER_DIR).exists()
         # systemctl stop, or Ctrl-C: the command passes one SIGTERM to its crawl.
         slow.send_signal(signal.SIGTERM)
         stopped_out = slow.communicate(timeout=300)[0]
