@@ -260,6 +260,8 @@ class StoredCrawl:
     crawl_id: str
     manifest: dict[str, Any] | None
     keys: list[str] = field(default_factory=list)
+    # Names of the WARCs a slice needs; None for the whole crawl.
+    only: set[str] | None = None
 
     @property
     def start_urls(self) -> list[str]:
@@ -268,8 +270,12 @@ class StoredCrawl:
 
     @property
     def files(self) -> list[dict[str, Any]]:
-        """The manifest's file entries (WARCs)."""
-        return [f for f in (self.manifest or {}).get("files", []) if isinstance(f, dict)]
+        """The manifest's file entries (WARCs), only those a slice needs when it names them."""
+        return [
+            f
+            for f in (self.manifest or {}).get("files", [])
+            if isinstance(f, dict) and (self.only is None or f.get("name") in self.only)
+        ]
 
     def matches_site(self, site: str) -> bool:
         """True when a start URL's host is the site or one of its subdomains (www. ignored)."""

@@ -1,4 +1,8 @@
-"""WACZ 1.1.1 packages of stored crawls: WARCs, a CDXJ index, pages.jsonl with titles and text.
+"""WACZ 1.1.1 packages of stored crawls, or of a site's captures between two dates.
+
+A crawl goes in whole (its WARCs as stored); a slice is cut from the stored WARCs with
+Range reads, record by record (export_slice). Either way the package has a CDXJ index and
+pages.jsonl with titles and text.
 
 Layout (https://specs.webrecorder.net/wacz/1.1.1/): archive/*.warc.gz and
 indexes/index.cdx.gz stored uncompressed in the zip (both are read with range requests),
@@ -19,9 +23,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.warcwriter import WARCWriter
 
 from archiver import SOFTWARE
 from archiver.index import (
@@ -30,10 +35,12 @@ from archiver.index import (
     Capture,
     crawl_lines,
     gzip_block,
+    index_file,
     sidecar_name,
     timestamp_datetime,
 )
-from archiver.retrieve import READ_BLOCK, StoredCrawl, download
+from archiver.retrieve import READ_BLOCK, Slice, StoredCrawl, copy_spans, download
+from archiver.warc import build_warcinfo_record
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +60,9 @@ class WaczReport:
     pages: int = 0
     size: int = 0
     sha256: str = ""
+    originals: int = 0
+    missing_originals: list[str] = field(default_factory=list)
+    requests: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary for `archiver export-wacz --json`."""
@@ -63,6 +73,9 @@ class WaczReport:
             "pages": self.pages,
             "bytes": self.size,
             "sha256": self.sha256,
+            "revisit_originals": self.originals,
+            "missing_originals": self.missing_originals,
+            "requests": self.requests,
         }
 
 
@@ -162,8 +175,6 @@ def export_wacz(
                     index.crawl_key(crawl.date, crawl.crawl_id, sidecar_name(name))
                 )
                 if raw is None:
-                    from archiver.index import index_file
-
                     lines = [c.line for c in index_file(local)]
                 else:
                     lines = raw.decode("utf-8").splitlines(keepends=True)
@@ -174,42 +185,183 @@ def export_wacz(
                 resources.append(_resource(f"archive/{name}", size, sha256))
                 report.warcs.append(name)
                 local.unlink()
-        captures = crawl_lines(sidecars)
-        report.captures = len(captures)
-        lines = [c.line for c in captures]
-        cdx, idx = write_compressed_index(lines, zf)
-        resources.append(_write(zf, "indexes/index.cdx.gz", cdx, zipfile.ZIP_STORED))
-        resources.append(_write(zf, "indexes/index.idx", idx, zipfile.ZIP_DEFLATED))
-        pages = [json.dumps(PAGES_HEADER)]
-        for capture in captures:
-            if not is_page(capture):
-                continue
-            meta_offset = capture.number("meta_offset")
-            meta_file = capture.get("meta_filename") or capture.filename
-            article = articles.get((meta_file, meta_offset)) if meta_offset is not None else None
-            pages.append(json.dumps(page_entry(capture, article), ensure_ascii=False))
-            report.pages += 1
-        pages_bytes = ("\n".join(pages) + "\n").encode("utf-8")
-        resources.append(_write(zf, "pages/pages.jsonl", pages_bytes, zipfile.ZIP_DEFLATED))
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        package = {
-            "profile": "data-package",
-            "wacz_version": WACZ_VERSION,
-            "title": title or ", ".join(c.crawl_id for c in crawls),
-            "description": "Exported by news-archiver from: "
-            + ", ".join(c.crawl_id for c in crawls),
-            "created": now,
-            "modified": now,
+        _finish(
+            zf,
+            report,
+            resources,
+            sidecars,
+            articles,
+            title=title or ", ".join(c.crawl_id for c in crawls),
+            description="Exported by news-archiver from: " + ", ".join(c.crawl_id for c in crawls),
+        )
+    return _seal(tmp_out, report)
+
+
+def export_slice(
+    index: ArchiveIndex,
+    chosen: Slice,
+    out: Path,
+    *,
+    title: str = "",
+    advance: Callable[[int], None] | None = None,
+) -> WaczReport:
+    """Package the records of a slice, cut from the stored WARCs with Range reads, as WACZ.
+
+    One WARC per stored WARC the slice touches, named like it: a warcinfo record saying
+    what it was cut from, then the slice's records in their stored order, each gzip member
+    copied byte for byte (record ids and digests stay citable). The index is built from the
+    WARCs written, and checked to hold every record the archive index pointed at.
+    """
+    report = WaczReport(out)
+    report.originals = len(chosen.originals)
+    report.missing_originals = [c.url for c in chosen.missing]
+    resources: list[dict[str, Any]] = []
+    sidecars: list[tuple[str, Iterable[str]]] = []
+    articles: dict[tuple[str, int], dict[str, Any]] = {}
+    wanted = {str(c.get("record_id")) for c in [*chosen.captures, *chosen.originals]}
+    in_window = {str(c.get("record_id")) for c in chosen.captures}
+    names = _output_names(chosen.files())
+    spans = chosen.spans()
+    written: set[str] = set()
+    tmp_out = out.with_name(out.name + ".part")
+    requests_before = index.requests
+    with (
+        tempfile.TemporaryDirectory(prefix="archiver-wacz-") as tmp,
+        zipfile.ZipFile(tmp_out, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
+    ):
+        for source, name in names.items():
+            local = Path(tmp) / name
+            with open(local, "wb") as fh:
+                _write_warcinfo(fh, name, source, chosen)
+                copy_spans(index, [s for s in spans if s.filename == source], fh, advance=advance)
+            lines = [c.line for c in index_file(local)]
+            written.update(str(Capture.parse(line).get("record_id")) for line in lines)
+            sidecars.append((name, lines))
+            for offset, doc in _articles(local).items():
+                articles[(name, offset)] = doc
+            size, sha256 = _file_digest(local)
+            zf.write(local, f"archive/{name}", compress_type=zipfile.ZIP_STORED)
+            resources.append(_resource(f"archive/{name}", size, sha256))
+            report.warcs.append(name)
+            local.unlink()
+        lost = wanted - written
+        if lost:
+            raise ValueError(
+                f"{len(lost)} record(s) the archive index names were not at their offsets "
+                f"(e.g. {sorted(lost)[0]}): run `archiver verify` and `archiver reindex`"
+            )
+        crawls = sorted({c.filename.split("/")[1] for c in chosen.captures if "/" in c.filename})
+        _finish(
+            zf,
+            report,
+            resources,
+            sidecars,
+            articles,
+            title=title or f"{chosen.site} {chosen.since} to {chosen.until}",
+            description=(
+                f"Captures of {chosen.site} from {chosen.since} to {chosen.until}, cut by "
+                f"news-archiver from the WARCs of: {', '.join(crawls)}"
+            ),
+            pages_of=lambda c: str(c.get("record_id")) in in_window,
+        )
+    report.requests = index.requests - requests_before
+    return _seal(tmp_out, report)
+
+
+def _output_names(files: Sequence[str]) -> dict[str, str]:
+    """A WARC name in the WACZ for each stored WARC: its own, the crawl id added on a clash."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for path in files:
+        parts = path.split("/")
+        name = parts[-1]
+        if name in taken and len(parts) >= 2:
+            name = f"{parts[-2]}-{name}"
+        taken.add(name)
+        names[path] = name
+    return names
+
+
+def _write_warcinfo(fh: IO[bytes], name: str, source: str, chosen: Slice) -> None:
+    record = build_warcinfo_record(
+        name,
+        {
             "software": SOFTWARE,
-            "resources": resources,
-        }
-        package_bytes = json.dumps(package, indent=2).encode("utf-8")
-        _write(zf, "datapackage.json", package_bytes, zipfile.ZIP_DEFLATED)
-        digest = {
-            "path": "datapackage.json",
-            "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest(),
-        }
-        _write(zf, "datapackage-digest.json", json.dumps(digest).encode(), zipfile.ZIP_DEFLATED)
+            "format": "WARC File Format 1.1",
+            "description": (
+                f"Records of {chosen.site} from {chosen.since} to {chosen.until}, copied "
+                f"unchanged from {source} (path under the archive's storage prefix)"
+            ),
+            "isPartOf": source.split("/")[1] if source.count("/") >= 2 else source,
+        },
+        date=datetime.now(UTC),
+    )
+    WARCWriter(fh, gzip=True).write_record(record)
+
+
+def _file_digest(path: Path) -> tuple[int, str]:
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(READ_BLOCK):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+def _finish(
+    zf: zipfile.ZipFile,
+    report: WaczReport,
+    resources: list[dict[str, Any]],
+    sidecars: Sequence[tuple[str, Iterable[str]]],
+    articles: dict[tuple[str, int], dict[str, Any]],
+    *,
+    title: str,
+    description: str,
+    pages_of: Callable[[Capture], bool] | None = None,
+) -> list[Capture]:
+    """Write the index, pages.jsonl and datapackage files once the WARCs are in the zip."""
+    captures = crawl_lines(sidecars)
+    report.captures = len(captures)
+    lines = [c.line for c in captures]
+    cdx, idx = write_compressed_index(lines, zf)
+    resources.append(_write(zf, "indexes/index.cdx.gz", cdx, zipfile.ZIP_STORED))
+    resources.append(_write(zf, "indexes/index.idx", idx, zipfile.ZIP_DEFLATED))
+    pages = [json.dumps(PAGES_HEADER)]
+    for capture in captures:
+        if not is_page(capture) or (pages_of is not None and not pages_of(capture)):
+            continue
+        meta_offset = capture.number("meta_offset")
+        meta_file = capture.get("meta_filename") or capture.filename
+        article = articles.get((meta_file, meta_offset)) if meta_offset is not None else None
+        pages.append(json.dumps(page_entry(capture, article), ensure_ascii=False))
+        report.pages += 1
+    pages_bytes = ("\n".join(pages) + "\n").encode("utf-8")
+    resources.append(_write(zf, "pages/pages.jsonl", pages_bytes, zipfile.ZIP_DEFLATED))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    package = {
+        "profile": "data-package",
+        "wacz_version": WACZ_VERSION,
+        "title": title,
+        "description": description,
+        "created": now,
+        "modified": now,
+        "software": SOFTWARE,
+        "resources": resources,
+    }
+    package_bytes = json.dumps(package, indent=2).encode("utf-8")
+    _write(zf, "datapackage.json", package_bytes, zipfile.ZIP_DEFLATED)
+    digest = {
+        "path": "datapackage.json",
+        "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest(),
+    }
+    _write(zf, "datapackage-digest.json", json.dumps(digest).encode(), zipfile.ZIP_DEFLATED)
+    return captures
+
+
+def _seal(tmp_out: Path, report: WaczReport) -> WaczReport:
+    """Move the finished zip into place; its size and SHA-256 go into the report."""
+    out = report.path
     tmp_out.replace(out)
     whole = hashlib.sha256()
     with open(out, "rb") as fh:

@@ -1,4 +1,8 @@
-"""`archiver export-wacz`: one crawl, or a site between two dates, as a WACZ 1.1.1 file."""
+"""`archiver export-wacz`: one crawl, or a site between two dates, as a WACZ 1.1.1 file.
+
+--crawl packs the crawl's WARCs whole; --site/--from/--to finds the site's captures in the
+archive-wide index and cuts just those records out of the stored WARCs with Range reads.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,22 @@ from pathlib import Path
 import click
 
 from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.commands.fetch import select_crawls
+from archiver.commands.fetch import check_slice_options, select_crawls, select_site_slice
 from archiver.retrieve import Progress, iter_progress_total
-from archiver.wacz import export_wacz
+from archiver.wacz import export_slice, export_wacz
 
 
 @click.command("export-wacz")
 @click.option("--crawl", "crawl_id", metavar="ID", help="One crawl.")
-@click.option("--site", metavar="HOST", help="Crawls with a start URL on this host or domain.")
-@click.option("--from", "since", metavar="DATE", help="First crawl date (with --site).")
-@click.option("--to", "until", metavar="DATE", help="Last crawl date (with --site).")
+@click.option(
+    "--site",
+    metavar="HOST",
+    help="Captures of this host or domain (subdomains too), via the index.",
+)
+@click.option(
+    "--from", "since", metavar="DATE", help="First capture date or timestamp (with --site)."
+)
+@click.option("--to", "until", metavar="DATE", help="Last capture date or timestamp (with --site).")
 @click.option(
     "-o",
     "--output",
@@ -42,20 +52,37 @@ def command(
     """Package a slice's WARCs with a CDXJ index and pages.jsonl (titles and text) as WACZ."""
     if output.suffix != ".wacz":
         raise click.UsageError(f"{output}: the output file name must end in .wacz")
-    index, crawls = select_crawls(ctx, crawl_id, site, since, until)
-    if not crawls:
-        click.echo("no complete crawl matches", err=True)
-        return EXIT_FAILURE
-    bar = Progress(
-        not as_json and sys.stderr.isatty(), iter_progress_total(crawls), "packing", in_bytes=True
-    )
+    check_slice_options(crawl_id, site, since, until)
     try:
-        report = export_wacz(index, crawls, output, title=title, advance=bar.advance)
+        if crawl_id is None and site is not None and since and until:
+            index, chosen = select_site_slice(ctx, site, since, until)
+            if not chosen.captures:
+                click.echo(
+                    f"no capture of {site} between {since} and {until} in the index", err=True
+                )
+                return EXIT_FAILURE
+            total = sum(s.length for s in chosen.spans())
+            bar = Progress(not as_json and sys.stderr.isatty(), total, "cutting", in_bytes=True)
+            try:
+                report = export_slice(index, chosen, output, title=title, advance=bar.advance)
+            finally:
+                bar.stop()
+        else:
+            index, crawls = select_crawls(ctx, crawl_id, site, since, until)
+            if not crawls:
+                click.echo("no complete crawl matches", err=True)
+                return EXIT_FAILURE
+            total = iter_progress_total(crawls)
+            bar = Progress(not as_json and sys.stderr.isatty(), total, "packing", in_bytes=True)
+            try:
+                report = export_wacz(index, crawls, output, title=title, advance=bar.advance)
+            finally:
+                bar.stop()
     except ValueError as exc:
         click.echo(f"Error: {exc}", err=True)
         return EXIT_FAILURE
-    finally:
-        bar.stop()
+    for url in report.missing_originals:
+        click.echo(f"warning: no original in the index for the revisit of {url}", err=True)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
