@@ -15,7 +15,6 @@ from typing import Any, Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.etree
-import lxml.html
 from dateutil import parser as dateparser
 
 Kind = Literal["rss", "atom", "sitemapindex", "urlset", "html", "other"]
@@ -247,17 +246,23 @@ def _jsonld_types(data: Any) -> Iterator[str]:
             yield from _jsonld_types(graph)
 
 
+def _document(body: bytes | str, parser: lxml.etree.HTMLParser) -> Any:
+    root = lxml.etree.fromstring(body, parser)
+    if root is None:
+        raise lxml.etree.ParserError("Document is empty")
+    return root
+
+
 def _parse_html(body: bytes | str, encoding: str | None) -> Any:
+    # lxml.etree's parser, not lxml.html's: lxml.html looks up a Python class for every
+    # element the scan touches, a tenth of the spider's time per page; nothing here needs
+    # HtmlElement's methods.
     try:
-        if encoding:
-            return lxml.html.document_fromstring(
-                body, parser=lxml.html.HTMLParser(encoding=encoding)
-            )
-        return lxml.html.document_fromstring(body)
+        return _document(body, lxml.etree.HTMLParser(encoding=encoding))
     except (lxml.etree.ParserError, ValueError, LookupError):
         try:
             text = body.decode(encoding or "utf-8", "replace") if isinstance(body, bytes) else body
-            return lxml.html.document_fromstring(text or "<html></html>")
+            return _document(text or "<html></html>", lxml.etree.HTMLParser())
         except (lxml.etree.ParserError, ValueError):
             return None
 
@@ -325,6 +330,14 @@ def _scan(doc: Any) -> _Scan:
     return found
 
 
+# An element's text with its descendants' (lxml.html's text_content(), for any element).
+_text_of = lxml.etree.XPath("string()")
+
+
+def _text(element: Any) -> str:
+    return str(_text_of(element))
+
+
 def classify_document(doc: Any, url: str) -> tuple[bool, str]:
     """Decide article vs list page from JSON-LD, Open Graph, then the URL and text shape."""
     return _classify(doc, _scan(doc), url)
@@ -334,7 +347,7 @@ def _classify(doc: Any, found: _Scan, url: str) -> tuple[bool, str]:
     types: set[str] = set()
     for script in found.jsonld:
         try:
-            types.update(_jsonld_types(json.loads(script.text_content() or "null")))
+            types.update(_jsonld_types(json.loads(_text(script) or "null")))
         except (json.JSONDecodeError, ValueError):
             continue
     article_types = types & ARTICLE_TYPES
@@ -348,7 +361,7 @@ def _classify(doc: Any, found: _Scan, url: str) -> tuple[bool, str]:
     if found.published_time:
         return True, "article:published_time"
     if article_url_score(url):
-        text_len = sum(len(p.text_content()) for p in doc.iter("p"))
+        text_len = sum(len(_text(p)) for p in doc.iter("p"))
         if text_len >= 500:
             return True, "article URL pattern"
         return False, "article-shaped URL but little text"
@@ -400,21 +413,52 @@ def _host(url: str) -> str | None:
         return None
 
 
-def _refused(
-    href: str, base_host: str | None, base_followed: bool, follow_host: Callable[[str], bool]
-) -> bool:
-    """Whether the href surely leads to a host `follow_host` refuses, told without joining."""
-    try:
-        split = urlsplit(href)
-        host = split.hostname or ""
-    except ValueError:
-        return False
-    if split.netloc:
-        # Joining keeps an href's own host, whatever its scheme.
-        return not follow_host(host)
-    # A relative href ("/a", "a", "?q", "#f") joins onto the base's host; one with a scheme
-    # but no host ("http:a") is left to the join.
-    return not split.scheme and base_host is not None and not base_followed
+# The scheme and "//host" that start an absolute or scheme-relative href, as urlsplit reads
+# them (scheme characters, then the netloc up to the first "/", "?" or "#").
+_NETLOC_PREFIX = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*")
+# An href with no ":" before its first "/", "?" or "#" has no scheme; unless it starts with
+# "//" it has no host either, and joins onto the base's.
+_NO_SCHEME = re.compile(r"[^:/?#]*(?:[/?#]|$)")
+
+
+class _HostFilter:
+    """Tells, without joining, the hrefs that surely lead to a host `follow_host` refuses."""
+
+    def __init__(self, base: str, follow_host: Callable[[str], bool]) -> None:
+        self.follow_host = follow_host
+        base_host = _host(base)
+        # Whether an href without host, which joins onto the base's, is refused.
+        self.relative_refused = base_host is not None and not follow_host(base_host)
+        # Decisions by "scheme://host" prefix: a page links to the same few sites many times.
+        self._by_prefix: dict[str, bool] = {}
+
+    def refuses(self, href: str) -> bool:
+        """True when the href leads to a refused host; False when it does not, or may not."""
+        if "\t" in href or "\n" in href or "\r" in href:
+            # urlsplit drops these anywhere in a URL ("/\t/host"): such hrefs are read whole.
+            return self._split_refuses(href)
+        prefix = _NETLOC_PREFIX.match(href)
+        if prefix is None:
+            if _NO_SCHEME.match(href):
+                return self.relative_refused
+            return self._split_refuses(href)
+        key = prefix[0]
+        refused = self._by_prefix.get(key)
+        if refused is None:
+            refused = self._by_prefix[key] = self._split_refuses(key)
+        return refused
+
+    def _split_refuses(self, href: str) -> bool:
+        try:
+            split = urlsplit(href)
+            host = split.hostname or ""
+        except ValueError:
+            return False
+        if split.netloc:
+            # Joining keeps an href's own host, whatever its scheme.
+            return not self.follow_host(host)
+        # One with a scheme but no host ("http:a") is left to the join.
+        return not split.scheme and self.relative_refused
 
 
 def _links(
@@ -424,13 +468,12 @@ def _links(
     # A news article links to hundreds of other sites, and joining each link costs more
     # than parsing the page (docs/performance.md): links whose host is certain without
     # joining, and refused, are dropped first.
-    base_host = _host(base) if follow_host is not None else None
-    base_followed = base_host is not None and follow_host is not None and follow_host(base_host)
+    refused = _HostFilter(base, follow_host) if follow_host is not None else None
     for raw in hrefs:
         href = str(raw).strip()
         if not href or href.lower().startswith(_SKIP_SCHEMES):
             continue
-        if follow_host is not None and _refused(href, base_host, base_followed, follow_host):
+        if refused is not None and refused.refuses(href):
             continue
         joined = _join(base, href)
         if joined is None:

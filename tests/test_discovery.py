@@ -169,6 +169,12 @@ _TRICKY_HREFS = (
     "  https://x.example/padded  ",
     "https://x.example.evil.example/i",
     "https://user@x.example/j",
+    "/\t/x.example/k",  # urlsplit drops the tab: a link to x.example
+    "/\t/other.example/l",
+    "b/c:d",
+    "HTTPS://X.EXAMPLE/m",
+    "//other.example",
+    "https://other.example/n",  # a second link to a host already refused
 )
 
 
