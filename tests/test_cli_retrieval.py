@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -414,3 +416,41 @@ def test_the_cache_sees_new_and_rewritten_runs_and_drops_merged_ones(
     index.publish_run(second_run, sorted(lines + other_lines), crawls=[crawl.crawl_id])
     code, after = find_seed()
     assert code == 1 and after == [], "the rewritten run no longer holds the seed"
+
+
+def test_processes_sharing_a_cache_agree_and_leave_no_partial_files(
+    crawl: ArchivedCrawl, tmp_path: Path
+) -> None:
+    host = crawl.site_url.split("://", 1)[1]
+    argv = [*crawl.settings(), "-s", f"ARCHIVER_INDEX_CACHE_DIR={tmp_path}",
+            "find", host, "--match", "host", "--json"]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "archiver", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    assert len({out for out, _ in outputs}) == 1 and outputs[0][0].count("\n") > 10
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
+    (cached,) = tmp_path.rglob("cluster-*.idx")
+    key = f"{crawl.prefix}/_index/runs/{cached.parent.name}/cluster.idx"
+    stored = crawl.server.client().get_object(Bucket=crawl.bucket, Key=key)["Body"].read()
+    assert cached.read_bytes() == stored
+
+
+def test_an_unusable_cache_directory_costs_requests_not_answers(
+    capsys: pytest.CaptureFixture[str], crawl: ArchivedCrawl, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache should be", encoding="utf-8")
+    capsys.readouterr()
+    code = main([*crawl.settings(), "-s", f"ARCHIVER_INDEX_CACHE_DIR={blocker}",
+                 "get", crawl.seed_url, "--text"])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0 and out.startswith(crawl.seed["title"])
+    assert blocker.read_text(encoding="utf-8") == "a file where the cache should be"
