@@ -7,9 +7,11 @@ Builds the archive with archiver.warc (no crawling): each crawl revisits every s
 homepage and sections and adds new articles with metadata records. Each crawl's WARCs, their
 CDXJ sidecars and a manifest are stored as a crawl leaves them, and the crawl joins the
 archive-wide index as at the end of a crawl (archiver.index, ARCHIVER_INDEX_MAX_RUNS=16).
-Prints, in one run: `get` of one URL against downloading its WARC and scanning it (time,
-bytes, requests), and `find` latency when the archive holds 1/10 of the crawls and all of
-them, against reading every per-WARC index (the baseline without the archive-wide index).
+Prints, in one run: `get` of one URL, cold (empty index cache) and warm (every run's
+cluster.idx cached, a different URL each time), against downloading its WARC and scanning
+it (time as median and range, bytes, requests, and the ratios), and `find` latency when the
+archive holds 1/10 of the crawls and all of them, against reading every per-WARC index (the
+baseline without the archive-wide index).
 """
 
 from __future__ import annotations
