@@ -427,7 +427,8 @@ class CrawlArchive:
             self._released_earlier.update(released)
         for closed in files:
             if closed.path.exists():
-                self._post_close.submit(self._after_close, closed).add_done_callback(
+                # An earlier process may have stored it already: look before sending.
+                self._post_close.submit(self._after_close, closed, True).add_done_callback(
                     self._on_written
                 )
 
@@ -452,7 +453,7 @@ class CrawlArchive:
         )
         self._post_close.submit(self._after_close, closed).add_done_callback(self._on_written)
 
-    def _after_close(self, closed: ClosedWarc) -> None:
+    def _after_close(self, closed: ClosedWarc, adopted: bool = False) -> None:
         sidecars: list[Path] = []
         for hook in self._close_hooks:
             try:
@@ -462,22 +463,33 @@ class CrawlArchive:
                 logger.error("event=close_hook_failed file=%s error=%r", closed.name, exc)
         with self._lock:
             self._sidecars[closed.name] = [p.name for p in sidecars]
-        self._schedule_upload(closed.path)
+        # The writer's SHA-256 goes along: the upload checks the file against it, unread.
+        self._schedule_upload(closed.path, closed.sha256, check_existing=adopted)
         for path in sidecars:
-            self._schedule_upload(path)
+            self._schedule_upload(path, check_existing=adopted)
 
-    def _schedule_upload(self, path: Path) -> None:
+    def _schedule_upload(
+        self, path: Path, sha256: str | None = None, *, check_existing: bool = True
+    ) -> None:
         if self._uploader is None or self._upload_pool is None:
             return
-        future = self._upload_pool.submit(self._upload, path)
+        future = self._upload_pool.submit(self._upload, path, sha256, check_existing)
         with self._lock:
             self._uploads[path.name] = future
 
-    def _upload(self, path: Path) -> UploadResult:
+    def _upload(
+        self, path: Path, sha256: str | None = None, check_existing: bool = True
+    ) -> UploadResult:
         assert self._uploader is not None
         key = self.key_for(path.name)
         try:
-            result = self._uploader.upload_and_release(path, key, keep_local=self._keep_local)
+            result = self._uploader.upload_and_release(
+                path,
+                key,
+                keep_local=self._keep_local,
+                sha256=sha256,
+                check_existing=check_existing,
+            )
         except Exception as exc:
             stored = self._stored_elsewhere(path, key)
             if stored is not None:

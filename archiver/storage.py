@@ -8,8 +8,11 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import unicodedata
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -382,34 +385,120 @@ def part_size_for(cfg: S3Config, size: int) -> int | None:
     return int(ChunksizeAdjuster().adjust_chunksize(cfg.multipart_chunksize, size))
 
 
+class FileChanged(Exception):
+    """The local file is not the one expected: its bytes or size changed."""
+
+
+class _FileHasher:
+    """SHA-256 of a file, whole and per part, in one read in order; parts can be awaited."""
+
+    def __init__(self, path: Path, part_size: int | None, expect_size: int | None = None) -> None:
+        self.path = path
+        self.part_size = part_size
+        self.expect_size = expect_size
+        self._parts: list[bytes] = []
+        self._result: LocalDigest | None = None
+        self._error: Exception | None = None
+        self._stop = False
+        self._done = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> LocalDigest:
+        """Hash the file in this thread and return its digest."""
+        try:
+            result = self._hash()
+        except Exception as exc:
+            with self._done:
+                self._error = exc
+                self._done.notify_all()
+            raise
+        with self._done:
+            self._result = result
+            self._done.notify_all()
+        return result
+
+    def start(self) -> None:
+        """Hash in a thread of its own; part() and result() wait for it."""
+        self._thread = threading.Thread(target=self._run_kept, name="archiver-hash", daemon=True)
+        self._thread.start()
+
+    def _run_kept(self) -> None:
+        try:
+            self.run()
+        except Exception:
+            logger.debug("hashing %s failed", self.path, exc_info=True)  # kept for result()
+
+    def stop(self) -> None:
+        """Stop a background pass early (the upload ended) and wait for its thread."""
+        self._stop = True
+        if self._thread is not None:
+            self._thread.join()
+
+    def part(self, number: int) -> bytes:
+        """The SHA-256 of part `number` (1-based), once the pass has read it."""
+        with self._done:
+            while len(self._parts) < number and self._result is None and self._error is None:
+                self._done.wait()
+            if len(self._parts) >= number:
+                return self._parts[number - 1]
+            if self._error is not None:
+                raise self._error
+        raise FileChanged(f"{self.path.name} has fewer than {number} parts")
+
+    def result(self) -> LocalDigest:
+        """The digest of the whole pass (waits for a background pass)."""
+        with self._done:
+            while self._result is None and self._error is None:
+                self._done.wait()
+            if self._error is not None:
+                raise self._error
+            assert self._result is not None
+            return self._result
+
+    def _hash(self) -> LocalDigest:
+        part_size = self.part_size
+        whole = hashlib.sha256()
+        part = hashlib.sha256()
+        in_part = 0
+        size = 0
+        buf = bytearray(READ_BLOCK)
+        view = memoryview(buf)
+        with open(self.path, "rb", buffering=0) as fh:
+            while not self._stop:
+                want = READ_BLOCK if part_size is None else min(READ_BLOCK, part_size - in_part)
+                n = fh.readinto(view[:want])
+                if not n:
+                    break
+                chunk = view[:n]
+                whole.update(chunk)
+                size += n
+                if part_size is not None:
+                    part.update(chunk)
+                    in_part += n
+                    if in_part == part_size:
+                        self._add_part(part.digest())
+                        part = hashlib.sha256()
+                        in_part = 0
+        if self._stop:
+            raise FileChanged(f"hashing {self.path.name} was stopped")
+        if part_size is not None and (in_part or not self._parts):
+            self._add_part(part.digest())
+        if self.expect_size is not None and size != self.expect_size:
+            raise FileChanged(
+                f"{self.path.name} changed while it was read: {size} bytes, "
+                f"{self.expect_size} when the upload began"
+            )
+        return LocalDigest(size, whole.digest(), part_size, tuple(self._parts))
+
+    def _add_part(self, digest: bytes) -> None:
+        with self._done:
+            self._parts.append(digest)
+            self._done.notify_all()
+
+
 def digest_file(path: Path, part_size: int | None = None) -> LocalDigest:
     """Hash a file in fixed-size reads, also per part when part_size is given."""
-    whole = hashlib.sha256()
-    parts: list[bytes] = []
-    part = hashlib.sha256()
-    in_part = 0
-    size = 0
-    buf = bytearray(READ_BLOCK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        while True:
-            want = READ_BLOCK if part_size is None else min(READ_BLOCK, part_size - in_part)
-            n = fh.readinto(view[:want])
-            if not n:
-                break
-            chunk = view[:n]
-            whole.update(chunk)
-            size += n
-            if part_size is not None:
-                part.update(chunk)
-                in_part += n
-                if in_part == part_size:
-                    parts.append(part.digest())
-                    part = hashlib.sha256()
-                    in_part = 0
-    if part_size is not None and (in_part or not parts):
-        parts.append(part.digest())
-    return LocalDigest(size, whole.digest(), part_size, tuple(parts))
+    return _FileHasher(path, part_size).run()
 
 
 def _md5_file(path: Path) -> str:
@@ -440,18 +529,9 @@ def compare_object(head: Mapping[str, Any], digest: LocalDigest, path: Path) -> 
         return Verdict.MISMATCH, f"x-amz-meta-sha256 {remote_meta} differs from {digest.sha256_hex}"
     checksum = head.get("ChecksumSHA256")
     if checksum:
-        value, sep, count = str(checksum).partition("-")
-        if not sep:
-            if value == digest.sha256_b64:
-                return Verdict.MATCH, "full-object SHA-256"
-            return Verdict.MISMATCH, f"ChecksumSHA256 {checksum} differs from {digest.sha256_b64}"
-        composite = digest.composite
-        if composite is not None and count == str(len(digest.part_sha256)):
-            if checksum == composite:
-                return Verdict.MATCH, f"composite SHA-256 of {count} parts"
-            return Verdict.MISMATCH, f"composite ChecksumSHA256 {checksum} differs from {composite}"
-        # Uploaded with another part size: the composite cannot be recomputed from here.
-        logger.debug("composite checksum %s has a part count we cannot reproduce", checksum)
+        found = checksum_verdict(str(checksum), digest)
+        if found is not None:
+            return found
     else:
         etag = str(head.get("ETag", "")).strip('"').lower()
         if _MD5_ETAG.fullmatch(etag):
@@ -462,6 +542,23 @@ def compare_object(head: Mapping[str, Any], digest: LocalDigest, path: Path) -> 
     if remote_meta is not None:
         return Verdict.METADATA_ONLY, "size and x-amz-meta-sha256 only"
     return Verdict.UNVERIFIABLE, "the server returned no checksum, MD5 ETag or sha256 metadata"
+
+
+def checksum_verdict(checksum: str, digest: LocalDigest) -> tuple[Verdict, str] | None:
+    """Compare a server's ChecksumSHA256 with a digest; None when it cannot be compared."""
+    value, sep, count = checksum.partition("-")
+    if not sep:
+        if value == digest.sha256_b64:
+            return Verdict.MATCH, "full-object SHA-256"
+        return Verdict.MISMATCH, f"ChecksumSHA256 {checksum} differs from {digest.sha256_b64}"
+    composite = digest.composite
+    if composite is not None and count == str(len(digest.part_sha256)):
+        if checksum == composite:
+            return Verdict.MATCH, f"composite SHA-256 of {count} parts"
+        return Verdict.MISMATCH, f"composite ChecksumSHA256 {checksum} differs from {composite}"
+    # Uploaded with another part size: the composite cannot be recomputed from here.
+    logger.debug("composite checksum %s has a part count we cannot reproduce", checksum)
+    return None
 
 
 # --- uploads --------------------------------------------------------------------------------
@@ -512,8 +609,160 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# The request context entry that ties a PutObject / CompleteMultipartUpload to its upload.
+_CONTEXT_KEY = "archiver_upload"
+
+
+class _Transfer:
+    """One upload in flight: the digests its requests carry and the server's final answer."""
+
+    def __init__(self, path: Path, size: int, part_size: int | None, known: bytes | None) -> None:
+        self.path = path
+        self.size = size
+        self.part_size = part_size
+        # The whole-file SHA-256 the caller vouches for (a WARC's, computed as it was written).
+        self.known = known
+        self.hasher: _FileHasher | None = None
+        self.answer: dict[str, Any] | None = None
+        self._read: LocalDigest | None = None
+
+    def start_hashing(self) -> None:
+        """Hash the file in the background while its parts go up."""
+        self.hasher = _FileHasher(self.path, self.part_size, self.size)
+        self.hasher.start()
+
+    def stop(self) -> None:
+        """End a background pass that is still running (the upload failed)."""
+        if self.hasher is not None:
+            self.hasher.stop()
+
+    def read_digest(self) -> LocalDigest:
+        """The digest of the bytes on disk (read now, or by the background pass)."""
+        if self._read is None:
+            if self.hasher is not None:
+                self._read = self.hasher.result()
+            else:
+                self._read = _FileHasher(self.path, self.part_size, self.size).run()
+            if self.known is not None and self._read.sha256 != self.known:
+                raise FileChanged(
+                    f"{self.path.name} changed since it was written: its SHA-256 is "
+                    f"{self._read.sha256_hex}, the writer's was {self.known.hex()}"
+                )
+        return self._read
+
+    def whole_sha256(self) -> bytes:
+        """The whole-file SHA-256 this upload declares."""
+        return self.known if self.known is not None else self.read_digest().sha256
+
+    def claimed_digest(self) -> LocalDigest:
+        """What the stored object must match: the known digest, with part digests once read."""
+        if self.known is not None and self.part_size is None:
+            return LocalDigest(self.size, self.known)
+        return self.read_digest()
+
+    def part_sha256(self, number: int) -> bytes | None:
+        """Part `number`'s SHA-256, when this upload hashes parts itself."""
+        if self.hasher is not None:
+            return self.hasher.part(number)
+        if self._read is not None and self._read.part_size is not None:
+            return self._read.part_sha256[number - 1]
+        return None
+
+
+class _Transfers:
+    """The uploads in flight on one client, found by bucket and key from botocore's events."""
+
+    def __init__(self) -> None:
+        self._active: dict[tuple[str, str], _Transfer] = {}
+        self._changed = threading.Condition()
+
+    def install(self, client: S3Client) -> None:
+        events = client.meta.events
+        events.register("before-parameter-build.s3.PutObject", self._put_params)
+        events.register("before-parameter-build.s3.UploadPart", self._part_params)
+        events.register("before-parameter-build.s3.CompleteMultipartUpload", self._complete_params)
+        events.register("after-call.s3.PutObject", self._answer)
+        events.register("after-call.s3.CompleteMultipartUpload", self._answer)
+
+    @contextmanager
+    def hold(self, bucket: str, key: str, transfer: _Transfer) -> Iterator[None]:
+        """Mark `transfer` as the upload of bucket/key; another one of that key waits."""
+        slot = (bucket, key)
+        with self._changed:
+            while slot in self._active:
+                self._changed.wait()
+            self._active[slot] = transfer
+        try:
+            yield
+        finally:
+            with self._changed:
+                del self._active[slot]
+                self._changed.notify_all()
+
+    def _find(self, params: Mapping[str, Any]) -> _Transfer | None:
+        with self._changed:
+            return self._active.get((str(params.get("Bucket")), str(params.get("Key"))))
+
+    # The server checks each body against the SHA-256 sent with it (BadDigest otherwise).
+    # Sending ours means botocore does not read and hash the body a second time.
+    def _put_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        transfer = self._find(params)
+        if transfer is not None:
+            params["ChecksumSHA256"] = _b64(transfer.whole_sha256())
+            context[_CONTEXT_KEY] = transfer
+
+    def _part_params(self, params: dict[str, Any], **_: Any) -> None:
+        transfer = self._find(params)
+        if transfer is not None:
+            digest = transfer.part_sha256(int(params["PartNumber"]))
+            if digest is not None:
+                params["ChecksumSHA256"] = _b64(digest)
+
+    def _complete_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        transfer = self._find(params)
+        if transfer is not None:
+            # Raising here makes s3transfer abort the upload: a file that differs from the
+            # writer's digest is never stored under its key.
+            transfer.read_digest()
+            context[_CONTEXT_KEY] = transfer
+
+    def _answer(
+        self, http_response: Any, parsed: Mapping[str, Any], context: Mapping[str, Any], **_: Any
+    ) -> None:
+        transfer = context.get(_CONTEXT_KEY)
+        if isinstance(transfer, _Transfer) and getattr(http_response, "status_code", 500) < 300:
+            transfer.answer = dict(parsed)
+
+
+_transfers_by_client: weakref.WeakKeyDictionary[Any, _Transfers] = weakref.WeakKeyDictionary()
+_transfers_lock = threading.Lock()
+
+
+def _transfers_for(client: S3Client) -> _Transfers:
+    """The one _Transfers of a client, its event hooks installed on first use."""
+    with _transfers_lock:
+        transfers = _transfers_by_client.get(client)
+        if transfers is None:
+            transfers = _Transfers()
+            transfers.install(client)
+            _transfers_by_client[client] = transfers
+        return transfers
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _known_sha256(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ValueError(f"sha256 must be 64 hex digits, got {value!r}")
+    return bytes.fromhex(value)
+
+
 class Uploader:
-    """Uploads files with a server-side SHA-256 check per part and a verifying HEAD afterwards."""
+    """Uploads files with a server-side SHA-256 check per request and verifies what was stored."""
 
     def __init__(self, cfg: S3Config, client: S3Client | None = None) -> None:
         self.cfg = cfg
@@ -527,6 +776,7 @@ class Uploader:
             use_threads=cfg.upload_threads > 1,
             preferred_transfer_client="classic",
         )
+        self._transfers = _transfers_for(self.client)
 
     def _error(
         self, message: str, key: str | None, exc: BaseException | None = None
@@ -577,6 +827,14 @@ class Uploader:
         except OSError as exc:
             raise self._error(f"cannot read local file {path}", key, exc) from exc
 
+    def _read_digest(self, transfer: _Transfer, key: str) -> LocalDigest:
+        try:
+            return transfer.read_digest()
+        except FileChanged as exc:
+            raise self._error(str(exc), key) from exc
+        except OSError as exc:
+            raise self._error(f"cannot read local file {transfer.path}", key, exc) from exc
+
     def upload_file(
         self,
         path: Path,
@@ -584,22 +842,61 @@ class Uploader:
         *,
         content_type: str | None = None,
         callback: Callable[[int], None] | None = None,
+        sha256: str | None = None,
+        check_existing: bool = True,
     ) -> UploadResult:
-        """Upload one file unless an identical object is already there, then verify it."""
+        """Upload one file (unless an identical object is already there), then verify it.
+
+        `sha256` is the file's hex SHA-256 when the caller already knows it (a WARC's, computed
+        as it was written): the file must still match it.  `check_existing=False` skips the
+        look for an identical object, for a file that cannot have been uploaded before.
+        """
         path = Path(path)
-        digest = self._digest(path, key)
-        existing = self.head(key)
-        if existing is not None:
-            verdict, detail = compare_object(existing, digest, path)
-            if verdict in {Verdict.MATCH, Verdict.METADATA_ONLY}:
-                logger.info("%s is already stored as %s (%s)", path.name, key, detail)
-                if callback is not None:
-                    callback(digest.size)
-                return UploadResult(path, key, digest.size, digest.sha256_hex, True, True)
-            logger.info("replacing %s: %s", key, detail)
+        known = _known_sha256(sha256)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise self._error(f"cannot read local file {path}", key, exc) from exc
+        transfer = _Transfer(path, size, part_size_for(self.cfg, size), known)
+        with self._transfers.hold(self.cfg.bucket, key, transfer):
+            try:
+                return self._upload(transfer, key, content_type, callback, check_existing)
+            finally:
+                transfer.stop()
+
+    def _upload(
+        self,
+        transfer: _Transfer,
+        key: str,
+        content_type: str | None,
+        callback: Callable[[int], None] | None,
+        check_existing: bool,
+    ) -> UploadResult:
+        path = transfer.path
+        if transfer.known is not None and transfer.part_size is not None:
+            # The parts' digests come from a pass that runs beside the upload: each part
+            # waits only until the pass has read it.
+            transfer.start_hashing()
+        if check_existing:
+            existing = self.head(key)
+            if existing is not None:
+                digest = self._read_digest(transfer, key)
+                verdict, detail = compare_object(existing, digest, path)
+                if verdict in {Verdict.MATCH, Verdict.METADATA_ONLY}:
+                    logger.info("%s is already stored as %s (%s)", path.name, key, detail)
+                    if callback is not None:
+                        callback(digest.size)
+                    return UploadResult(path, key, digest.size, digest.sha256_hex, True, True)
+                logger.info("replacing %s: %s", key, detail)
+        # The metadata goes out with the first request, so an unknown digest is read first.
+        sha256_hex = (
+            self._read_digest(transfer, key).sha256_hex
+            if transfer.known is None
+            else transfer.known.hex()
+        )
         extra: dict[str, Any] = {
             "ChecksumAlgorithm": "SHA256",
-            "Metadata": {METADATA_SHA256: digest.sha256_hex},
+            "Metadata": {METADATA_SHA256: sha256_hex},
         }
         if content_type:
             extra["ContentType"] = content_type
@@ -612,11 +909,34 @@ class Uploader:
                 Config=self.transfer_config,
                 Callback=callback,
             )
+        except FileChanged as exc:
+            raise self._error(str(exc), key) from exc
         except (ClientError, BotoCoreError, S3UploadFailedError, OSError) as exc:
-            raise self._error(f"upload of {path.name} failed", key, exc) from exc
-        verified = self.verify(path, key, digest)
-        logger.info("uploaded %s to %s (%d bytes, verified=%s)", path, key, digest.size, verified)
-        return UploadResult(path, key, digest.size, digest.sha256_hex, verified, False)
+            message = f"upload of {path.name} failed"
+            if transfer.known is not None and "BadDigest" in describe_error(exc):
+                message += " (its bytes no longer match the SHA-256 it was written with?)"
+            raise self._error(message, key, exc) from exc
+        verified = self._verify_upload(transfer, key)
+        logger.info("uploaded %s to %s (%d bytes, verified=%s)", path, key, transfer.size, verified)
+        return UploadResult(path, key, transfer.size, sha256_hex, verified, False)
+
+    def _verify_upload(self, transfer: _Transfer, key: str) -> bool:
+        """Verify by the server's answer to the upload when it carries a checksum, else a HEAD."""
+        checksum = (transfer.answer or {}).get("ChecksumSHA256")
+        if checksum:
+            # The server computed this from the bodies it accepted, each checked against the
+            # SHA-256 sent with it: the same statement a HEAD would read back.
+            found = checksum_verdict(str(checksum), transfer.claimed_digest())
+            if found is not None:
+                verdict, detail = found
+                if verdict is Verdict.MISMATCH:
+                    message = f"stored object does not match {transfer.path.name}: {detail}"
+                    raise self._error(message, key)
+                logger.debug("verified %s by the upload's answer: %s", key, detail)
+                return True
+        # No checksum in the answer (MinIO, Ceph and R2 releases without it): read back what
+        # the server holds and compare it with the bytes on disk.
+        return self.verify(transfer.path, key, self._read_digest(transfer, key))
 
     def upload_and_release(
         self,
@@ -626,9 +946,18 @@ class Uploader:
         keep_local: bool,
         content_type: str | None = None,
         callback: Callable[[int], None] | None = None,
+        sha256: str | None = None,
+        check_existing: bool = True,
     ) -> UploadResult:
         """Upload, then delete the local file only if the stored copy was verified."""
-        result = self.upload_file(path, key, content_type=content_type, callback=callback)
+        result = self.upload_file(
+            path,
+            key,
+            content_type=content_type,
+            callback=callback,
+            sha256=sha256,
+            check_existing=check_existing,
+        )
         if result.verified and not keep_local:
             Path(path).unlink(missing_ok=True)
             result.released = True

@@ -414,6 +414,8 @@ def test_verification_catches_an_object_replaced_after_upload(
             uploaded[0] = False
             admin.put_object(Bucket=s3_bucket.name, Key="f.warc.gz", Body=other, **extra)
 
+    # A server whose answer to the upload names no checksum is asked again with a HEAD.
+    answers_without_checksums(uploader.client)
     uploader.client.meta.events.register("after-call.s3.PutObject", mark)
     uploader.client.meta.events.register("after-call.s3.CompleteMultipartUpload", mark)
     uploader.client.meta.events.register("before-call.s3.HeadObject", overwrite)
@@ -421,6 +423,151 @@ def test_verification_catches_an_object_replaced_after_upload(
         uploader.upload_and_release(path, "f.warc.gz", keep_local=False)
     assert path.exists(), "a file whose stored copy does not verify stays in the spool"
     assert s3_bucket.read("f.warc.gz") == other
+
+
+def answers_without_checksums(client: Any) -> None:
+    """Drop the checksum from the answers to uploads, as servers without checksums answer."""
+
+    def strip(parsed: dict[str, Any], **kwargs: Any) -> None:
+        for name in [k for k in parsed if k.startswith("Checksum")]:
+            del parsed[name]
+
+    for operation in ("PutObject", "CompleteMultipartUpload"):
+        # First, so the uploader's own hook sees the answer without it.
+        client.meta.events.register_first(f"after-call.s3.{operation}", strip)
+
+
+def sent_checksums(client: Any) -> list[str]:
+    """The x-amz-checksum-sha256 header of every PutObject and UploadPart request, in order."""
+    sent: list[str] = []
+
+    def record(request: Any, **kwargs: Any) -> None:
+        sent.append(request.headers.get("x-amz-checksum-sha256", "none"))
+
+    for operation in ("PutObject", "UploadPart"):
+        client.meta.events.register(f"before-sign.s3.{operation}", record)
+    return sent
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("size", [3000, 20 * MIB + 12345])
+def test_written_digest_goes_with_the_upload_and_no_head_is_needed(
+    s3_bucket: S3Bucket, tmp_path: Path, size: int
+) -> None:
+    path = tmp_path / "f.warc.gz"
+    data = write_random(path, size)
+    uploader = Uploader(replace(s3_bucket.cfg, upload_threads=1))
+    heads = count_calls(uploader.client, "HeadObject")
+    sent = sent_checksums(uploader.client)
+    result = uploader.upload_and_release(
+        path,
+        "f.warc.gz",
+        keep_local=False,
+        sha256=hashlib.sha256(data).hexdigest(),
+        check_existing=False,
+    )
+    assert result.verified and result.released and not result.already_present
+    assert not path.exists()
+    assert heads == [], "the server's answer to the upload verified it"
+    assert s3_bucket.read("f.warc.gz") == data
+    if size < s3_bucket.cfg.multipart_threshold:
+        assert sent == [b64_sha256(data)], "the writer's digest itself goes with the body"
+    else:
+        part = 8 * MIB
+        assert sent == [b64_sha256(data[i : i + part]) for i in range(0, size, part)]
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("size", [3000, 20 * MIB + 12345])
+@pytest.mark.parametrize("check_existing", [False, True])
+def test_file_changed_after_it_was_written_is_never_stored_or_released(
+    s3_bucket: S3Bucket, tmp_path: Path, size: int, check_existing: bool
+) -> None:
+    path = tmp_path / "f.warc.gz"
+    data = write_random(path, size)
+    written = hashlib.sha256(data).hexdigest()
+    # One byte rots on disk after the writer closed the file: same size, other bytes.
+    with open(path, "r+b") as fh:
+        fh.seek(size // 2)
+        fh.write(bytes([data[size // 2] ^ 0x01]))
+    changed = path.read_bytes()
+    uploader = Uploader(s3_bucket.cfg)
+    with pytest.raises(UploadError) as info:
+        uploader.upload_and_release(
+            path, "f.warc.gz", keep_local=False, sha256=written, check_existing=check_existing
+        )
+    # A single PUT carries the writer's digest and the server refuses the body; a multipart
+    # upload is aborted before it completes, once the pass beside it has hashed the file.
+    assert "BadDigest" in str(info.value) or "changed since it was written" in str(info.value)
+    assert "f.warc.gz" in str(info.value) and s3_bucket.name in str(info.value)
+    assert path.read_bytes() == changed, "the only copy stays in the spool, untouched"
+    assert s3_bucket.list_keys() == []
+    pending = s3_bucket.client.list_multipart_uploads(Bucket=s3_bucket.name).get("Uploads", [])
+    assert pending == [], "the aborted multipart upload leaves no parts behind"
+
+
+@pytest.mark.s3
+def test_changed_file_is_refused_even_if_the_key_holds_the_written_bytes(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    path = tmp_path / "f.warc.gz"
+    data = write_random(path, 9 * MIB)
+    uploader = Uploader(s3_bucket.cfg)
+    written = hashlib.sha256(data).hexdigest()
+    uploader.upload_file(path, "f.warc.gz", sha256=written)
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))
+    with pytest.raises(UploadError, match="changed since it was written"):
+        uploader.upload_and_release(path, "f.warc.gz", keep_local=False, sha256=written)
+    assert path.exists()
+    assert s3_bucket.read("f.warc.gz") == data
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("size", [3000, 9 * MIB])
+def test_an_upload_answer_with_another_checksum_keeps_the_file(
+    s3_bucket: S3Bucket, tmp_path: Path, size: int
+) -> None:
+    path = tmp_path / "f.warc.gz"
+    data = write_random(path, size)
+    uploader = Uploader(s3_bucket.cfg)
+
+    def other_checksum(parsed: dict[str, Any], **kwargs: Any) -> None:
+        # What a server that stored other bytes would answer.
+        count = parsed["ChecksumSHA256"].partition("-")[2]
+        parsed["ChecksumSHA256"] = b64_sha256(b"other") + (f"-{count}" if count else "")
+
+    for operation in ("PutObject", "CompleteMultipartUpload"):
+        uploader.client.meta.events.register_first(f"after-call.s3.{operation}", other_checksum)
+    with pytest.raises(UploadError, match="does not match"):
+        uploader.upload_and_release(
+            path, "f.warc.gz", keep_local=False, sha256=hashlib.sha256(data).hexdigest()
+        )
+    assert path.exists()
+
+
+@pytest.mark.s3
+def test_answers_without_checksums_are_verified_by_head(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    uploader = Uploader(s3_bucket.cfg)
+    answers_without_checksums(uploader.client)
+    heads = count_calls(uploader.client, "HeadObject")
+    for size in (3000, 9 * MIB):
+        path = tmp_path / f"f{size}"
+        data = write_random(path, size)
+        result = uploader.upload_and_release(
+            path,
+            path.name,
+            keep_local=False,
+            sha256=hashlib.sha256(data).hexdigest(),
+            check_existing=False,
+        )
+        assert result.verified and not path.exists()
+    assert len(heads) == 2
 
 
 @pytest.mark.s3

@@ -171,6 +171,31 @@ def test_mismatches_raise(
     assert local_file.exists()
 
 
+def test_changed_file_is_caught_where_the_server_checks_no_checksum(
+    cfg: S3Config, stubbed: tuple[Any, Stubber], local_file: Path
+) -> None:
+    client, stubber = stubbed
+    # The writer hashed other bytes than the file now holds; this server stores the body
+    # without checking the SHA-256 sent with it and answers with no checksum.
+    written = hashlib.sha256(b"the bytes the writer wrote").hexdigest()
+    stubber.add_response(
+        "put_object",
+        {"ETag": f'"{MD5}"'},
+        {
+            "Bucket": BUCKET,
+            "Key": KEY,
+            "Body": ANY,
+            "ChecksumAlgorithm": "SHA256",
+            "Metadata": {"sha256": written},
+        },
+    )
+    with pytest.raises(UploadError, match="changed since it was written"):
+        Uploader(cfg, client).upload_and_release(
+            local_file, KEY, keep_local=False, sha256=written, check_existing=False
+        )
+    assert local_file.read_bytes() == DATA
+
+
 def test_forbidden_head_before_upload_is_an_error(
     cfg: S3Config, stubbed: tuple[Any, Stubber], local_file: Path
 ) -> None:
