@@ -380,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"download+scan    {spread(scans)}  {warc_bytes:>10} bytes  1 request (its whole WARC)")  # fmt: skip
     print(f"ratio get cold   {scan_s / cold_s:8.2f}  (download+scan time / get time; {warc_bytes / cold_bytes:.0f}x fewer bytes)")  # fmt: skip
     print(f"ratio get warm   {scan_s / warm_s:8.2f}  (download+scan time / get time; {warc_bytes / warm_bytes:.0f}x fewer bytes)")  # fmt: skip
+    print(f"ratio warm/cold  {warm_s / cold_s:8.2f}  (warm get time / cold get time; {warm_req:.0f} against {cold_req:.0f} requests)")  # fmt: skip
     print(f"find warm        {warm_find * 1000:8.1f} ms  ({full_warcs} WARCs, {warm_find_req} requests/lookup, cluster.idx cached)")  # fmt: skip
     print(f"find small       {small_lat * 1000:8.1f} ms  ({small_warcs} WARCs, {small_records} records, {small_req} requests/lookup)")  # fmt: skip
     print(f"find full        {full_lat * 1000:8.1f} ms  ({full_warcs} WARCs, {full_records} records, {full_req} requests/lookup)")  # fmt: skip
