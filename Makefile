@@ -5,8 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# ReplayWeb.page and playwright-core for tests/test_replaywebpage.py, at the versions
+# tests/replayweb/package-lock.json pins; installed into tests/replayweb/node_modules (ignored).
+REPLAYWEB := tests/replayweb
+REPLAYWEB_STAMP := $(REPLAYWEB)/node_modules/.installed
 
-.PHONY: help install demo test lint typecheck check bench clean
+.PHONY: help install replayweb demo test lint typecheck check bench clean
 
 help:
 	@echo "make demo   - crawl the bundled sample site into WARCs on an embedded S3 server, offline"
@@ -23,10 +27,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Without npm the ReplayWeb.page test skips, saying so (under CI it fails: CI has node and npm).
+$(REPLAYWEB_STAMP): $(REPLAYWEB)/package.json $(REPLAYWEB)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(REPLAYWEB) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && \
+		touch node_modules/.installed; \
+	else \
+		echo "npm not found: tests/test_replaywebpage.py will skip (apt-get install nodejs npm)"; \
+	fi
+
+replayweb: $(REPLAYWEB_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m archiver.demo
 
-test: $(STAMP)
+test: $(STAMP) $(REPLAYWEB_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -46,4 +61,4 @@ bench: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(REPLAYWEB)/node_modules
