@@ -209,11 +209,20 @@ def epoch_ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
+@pytest.fixture(scope="module")
+def tools() -> tuple[str, Path]:
+    """node and chromium; module-scoped and asked for first, so a skip comes before the crawl."""
+    return replayweb_node(), chromium()
+
+
 def test_replaywebpage_shows_the_archived_article_and_the_page_list(
-    site: tuple[Site, str], crawl: ArchivedCrawl, wacz_file: Path, tmp_path: Path
+    tools: tuple[str, Path],
+    site: tuple[Site, str],
+    crawl: ArchivedCrawl,
+    wacz_file: Path,
+    tmp_path: Path,
 ) -> None:
-    node = replayweb_node()
-    browser = chromium()
+    node, browser = tools
     served, base = site
     sentence = crawl.seed["body"].split(".")[0] + "."
     pages = pages_jsonl(wacz_file)
