@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import os
 import random
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
@@ -207,6 +209,31 @@ def test_new_record_id_is_a_urn_uuid() -> None:
     first, second = new_record_id(), new_record_id()
     assert first.startswith("<urn:uuid:") and first.endswith(">") and len(first) == 47
     assert first != second
+
+
+def test_record_ids_are_random_v4_uuids_unique_across_batches() -> None:
+    ids = [new_record_id() for _ in range(2000)]  # several refills of the random pool
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i[len("<urn:uuid:") : -1]) for i in ids]
+    assert {u.version for u in parsed} == {4}
+    assert {u.variant for u in parsed} == {uuid.RFC_4122}
+
+
+def test_a_forked_child_never_repeats_its_parents_record_ids() -> None:
+    new_record_id()  # the parent now holds unused random bytes
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        os.write(write, "\n".join(new_record_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        child = set(pipe.read().decode().splitlines())
+    os.waitpid(pid, 0)
+    parent = {new_record_id() for _ in range(50)}
+    assert len(child) == 50
+    assert not child & parent
 
 
 # --- dechunk -------------------------------------------------------------------------------
