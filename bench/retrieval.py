@@ -352,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             get_once(warm_index, urls[0])
             warm = [get_once(warm_index, url) for url in rng.sample(urls, args.repeat)]
             assert get_once(warm_index, target).body == body
+            # The lookup as it was before the cache: plain ArchiveIndex, runs read one by one.
+            uncached = [get_once(index, url) for url in rng.sample(urls, args.repeat)]
             scans = [timed(scan_warc, 1) for _ in range(args.repeat)]
             warm_find, warm_find_req = find_latency(warm_index, urls, rng, args.lookups)
             runs = len(index.runs())
@@ -377,10 +379,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"get cold         {spread([c.seconds for c in cold])}  {cold_bytes:>10.0f} bytes  {cold_req:.0f} requests (list runs, each run's cluster.idx and block(s), 1 record Range)")  # fmt: skip
     print(f"get warm         {spread([w.seconds for w in warm])}  {warm_bytes:>10.0f} bytes  {warm_req:.0f} requests (list runs, block(s), 1 record Range; cluster.idx cached)")  # fmt: skip
+    uncached_s = statistics.median(u.seconds for u in uncached)
+    uncached_req = statistics.median(u.requests for u in uncached)
+    print(f"get uncached     {spread([u.seconds for u in uncached])}  {statistics.median(u.bytes_read for u in uncached):>10.0f} bytes  {uncached_req:.0f} requests (before the cache: runs one after another)")  # fmt: skip
     print(f"download+scan    {spread(scans)}  {warc_bytes:>10} bytes  1 request (its whole WARC)")  # fmt: skip
     print(f"ratio get cold   {scan_s / cold_s:8.2f}  (download+scan time / get time; {warc_bytes / cold_bytes:.0f}x fewer bytes)")  # fmt: skip
     print(f"ratio get warm   {scan_s / warm_s:8.2f}  (download+scan time / get time; {warc_bytes / warm_bytes:.0f}x fewer bytes)")  # fmt: skip
     print(f"ratio warm/cold  {warm_s / cold_s:8.2f}  (warm get time / cold get time; {warm_req:.0f} against {cold_req:.0f} requests)")  # fmt: skip
+    print(f"ratio warm/uncached {warm_s / uncached_s:5.2f}  (warm get time / get time without the cache; {warm_req:.0f} against {uncached_req:.0f} requests)")  # fmt: skip
     print(f"find warm        {warm_find * 1000:8.1f} ms  ({full_warcs} WARCs, {warm_find_req} requests/lookup, cluster.idx cached)")  # fmt: skip
     print(f"find small       {small_lat * 1000:8.1f} ms  ({small_warcs} WARCs, {small_records} records, {small_req} requests/lookup)")  # fmt: skip
     print(f"find full        {full_lat * 1000:8.1f} ms  ({full_warcs} WARCs, {full_records} records, {full_req} requests/lookup)")  # fmt: skip
