@@ -564,41 +564,187 @@ def relative_path(crawl_date: str, crawl_id: str, name: str) -> str:
     return object_key("", crawl_date, crawl_id, name)
 
 
-def crawl_lines(sidecars: Iterable[tuple[str, Iterable[str]]]) -> list[Capture]:
-    """A crawl's captures for the archive-wide index from its per-WARC lines, sorted.
+class _CrawlJoin:
+    """Metadata of a crawl joined to captures across its files: in dicts, or SQLite once spilled.
+
+    As the in-memory join always did: a capture is the last line of the crawl holding its
+    record id; one already joined in its own file is left as it is; otherwise the first
+    metadata line of the crawl referring to it is joined.
+    """
+
+    def __init__(self) -> None:
+        self._captures: dict[str, tuple[str, int, bool]] = {}
+        self._metadata: dict[str, tuple[dict[str, str], int, int, str]] = {}
+        self._db: sqlite3.Connection | None = None
+
+    def add_capture(self, record_id: str, path: str, offset: int, joined: bool) -> None:
+        """Note a capture (the last one with a record id wins)."""
+        if self._db is None:
+            self._captures[record_id] = (path, offset, joined)
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO capture VALUES (?, ?, ?, ?)",
+                (record_id, path, offset, joined),
+            )
+
+    def add_metadata(
+        self, refers_to: str, article: dict[str, str], offset: int, length: int, path: str
+    ) -> None:
+        """Note a metadata line (the first one referring to a capture wins)."""
+        if self._db is None:
+            self._metadata.setdefault(refers_to, (article, offset, length, path))
+        else:
+            self._db.execute(
+                "INSERT OR IGNORE INTO metadata VALUES (?, ?, ?, ?, ?)",
+                (refers_to, json.dumps(article), offset, length, path),
+            )
+
+    def spill(self, path: Path) -> None:
+        """Move what is held so far into a SQLite file; later lines go there too."""
+        if self._db is not None:
+            return
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("BEGIN")
+        db.execute(
+            "CREATE TABLE capture (record_id TEXT PRIMARY KEY, path TEXT, offset INTEGER,"
+            " joined INTEGER)"
+        )
+        db.execute(
+            "CREATE TABLE metadata (refers_to TEXT PRIMARY KEY, article TEXT, offset INTEGER,"
+            " length INTEGER, path TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO capture VALUES (?, ?, ?, ?)",
+            ((k, p, o, j) for k, (p, o, j) in self._captures.items()),
+        )
+        db.executemany(
+            "INSERT INTO metadata VALUES (?, ?, ?, ?, ?)",
+            ((k, json.dumps(a), o, n, p) for k, (a, o, n, p) in self._metadata.items()),
+        )
+        self._captures, self._metadata = {}, {}
+        self._db = db
+
+    def finish(self) -> None:
+        """End the writes (commit the SQLite transaction)."""
+        if self._db is not None:
+            self._db.execute("COMMIT")
+
+    @property
+    def empty(self) -> bool:
+        """True when no metadata line refers to anything (nothing to join)."""
+        if self._db is None:
+            return not self._metadata
+        return self._db.execute("SELECT 1 FROM metadata LIMIT 1").fetchone() is None
+
+    def attachment(
+        self, record_id: str, path: str, offset: int
+    ) -> tuple[dict[str, str], int, int, str] | None:
+        """The metadata to join to the capture at (path, offset) with this record id, if any."""
+        if self._db is None:
+            found = self._metadata.get(record_id)
+            if found is None or self._captures.get(record_id) != (path, offset, False):
+                return None
+            return found
+        row = self._db.execute(
+            "SELECT article, offset, length, path FROM metadata WHERE refers_to = ?",
+            (record_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        own = self._db.execute(
+            "SELECT path, offset, joined FROM capture WHERE record_id = ?", (record_id,)
+        ).fetchone()
+        if own is None or tuple(own) != (path, offset, 0):
+            return None
+        return json.loads(row[0]), int(row[1]), int(row[2]), str(row[3])
+
+    def close(self) -> None:
+        """Close the SQLite file, if any."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def iter_crawl_lines(
+    sidecars: Iterable[tuple[str, Iterable[str]]],
+    workdir: Path | None = None,
+    *,
+    run_lines: int = RUN_LINES,
+) -> Iterator[str]:
+    """A crawl's capture lines for the archive-wide index from its per-WARC lines, sorted.
 
     sidecars gives (path relative to the prefix, lines) per WARC.  Metadata records are
-    joined to the response they refer to, also across files, and then left out.
+    joined to the response they refer to, also across files, and then left out.  With a
+    workdir, memory stays bounded as in iter_index_lines: sorted runs of run_lines lines
+    are spilled there and merged, and the join moves to a SQLite file.  The joined fields
+    come after "filename" and "offset", which tell any two lines of a crawl apart, so
+    joining does not move a line.
     """
-    captures: list[Capture] = []
-    by_id: dict[str, Capture] = {}
-    metadata: list[tuple[Capture, str]] = []
-    for path, lines in sidecars:
-        for line in lines:
-            if not line.strip():
-                continue
-            capture = Capture.parse(line)
-            fields = dict(capture.fields)
-            fields["filename"] = path
-            if "meta_filename" in fields:
-                fields["meta_filename"] = str(Path(path).parent / fields["meta_filename"])
-            capture = Capture(capture.key, capture.timestamp, fields)
-            if fields.get("type") == "metadata":
-                metadata.append((capture, path))
-                continue
-            captures.append(capture)
-            record_id = fields.get("record_id")
-            if record_id:
-                by_id[str(record_id)] = capture
-    for meta, path in metadata:
-        target = by_id.get(str(meta.fields.get("refers_to", "")))
-        if target is None or "meta_offset" in target.fields:
-            continue
-        article: dict[str, str] = {
-            k: str(meta.fields[k]) for k in ("title", "published") if k in meta.fields
-        }
-        _attach(target.fields, article, meta.offset, meta.length, path)
-    return sorted(captures, key=lambda c: c.line)
+    join = _CrawlJoin()
+    buffer: list[str] = []
+    runs: list[Path] = []
+    try:
+        for path, lines in sidecars:
+            for line in lines:
+                if not line.strip():
+                    continue
+                capture = Capture.parse(line)
+                fields = dict(capture.fields)
+                fields["filename"] = path
+                if "meta_filename" in fields:
+                    fields["meta_filename"] = str(Path(path).parent / fields["meta_filename"])
+                if fields.get("type") == "metadata":
+                    refers_to = str(fields.get("refers_to", ""))
+                    if refers_to:
+                        article: dict[str, str] = {
+                            k: str(fields[k]) for k in ("title", "published") if k in fields
+                        }
+                        join.add_metadata(refers_to, article, capture.offset, capture.length, path)
+                    continue
+                record_id = fields.get("record_id")
+                if record_id:
+                    join.add_capture(str(record_id), path, capture.offset, "meta_offset" in fields)
+                buffer.append(cdxj_line(capture.key, capture.timestamp, fields))
+                if workdir is not None and len(buffer) >= run_lines:
+                    join.spill(workdir / "join.sqlite3")
+                    buffer.sort()
+                    runs.append(workdir / f"run-{len(runs):05d}.cdxj")
+                    with open(runs[-1], "w", encoding="utf-8") as out:
+                        out.writelines(buffer)
+                    buffer = []
+        join.finish()
+        buffer.sort()
+        plain = join.empty
+        with contextlib.ExitStack() as stack:
+            inputs: list[Iterable[str]] = [
+                stack.enter_context(open(run, encoding="utf-8")) for run in runs
+            ]
+            merged = heapq.merge(*inputs, buffer) if runs else iter(buffer)
+            for line in merged:
+                yield line if plain else _crawl_joined(line, join)
+    finally:
+        join.close()
+
+
+def _crawl_joined(line: str, join: _CrawlJoin) -> str:
+    capture = Capture.parse(line)
+    record_id = capture.fields.get("record_id")
+    if not record_id or "meta_offset" in capture.fields:
+        return line
+    found = join.attachment(str(record_id), capture.filename, capture.offset)
+    if found is None:
+        return line
+    article, offset, length, path = found
+    fields = dict(capture.fields)
+    _attach(fields, article, offset, length, path)
+    return cdxj_line(capture.key, capture.timestamp, fields)
+
+
+def crawl_lines(sidecars: Iterable[tuple[str, Iterable[str]]]) -> list[Capture]:
+    """iter_crawl_lines in memory, parsed."""
+    return [Capture.parse(line) for line in iter_crawl_lines(sidecars)]
 
 
 # --- ZipNum writing and reading ------------------------------------------------------------
@@ -980,6 +1126,24 @@ class ArchiveIndex:
                 return None
             raise
 
+    def stream_lines(self, key: str) -> Iterator[str] | None:
+        """The lines of a text object as they arrive (None when there is none at the key)."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        self.requests += 1
+
+        def lines() -> Iterator[str]:
+            with contextlib.closing(body):
+                for raw in body.iter_lines(chunk_size=65536, keepends=True):
+                    self.bytes_read += len(raw)
+                    yield raw.decode("utf-8")
+
+        return lines()
+
     def list_keys(self, prefix: str, delimiter: str | None = None) -> Iterator[str]:
         """Keys (or common prefixes, with a delimiter) under a prefix."""
         paginator = self.client.get_paginator("list_objects_v2")
@@ -1137,7 +1301,7 @@ class ArchiveIndex:
 
     def crawl_sidecars(
         self, crawl_date: str, crawl_id: str, manifest: Mapping[str, Any], *, reindex: bool = False
-    ) -> Iterator[tuple[str, list[str]]]:
+    ) -> Iterator[tuple[str, Iterable[str]]]:
         """(relative WARC path, index lines) for each WARC of a crawl.
 
         Uses the stored {warc}.cdxj; a WARC without one (or all, with reindex) is read from
@@ -1147,9 +1311,9 @@ class ArchiveIndex:
             name = str(entry["name"])
             relative = relative_path(crawl_date, crawl_id, name)
             sidecar_key = self.crawl_key(crawl_date, crawl_id, sidecar_name(name))
-            raw = None if reindex else self.get_optional(sidecar_key)
-            if raw is not None:
-                yield relative, raw.decode("utf-8").splitlines(keepends=True)
+            stored = None if reindex else self.stream_lines(sidecar_key)
+            if stored is not None:
+                yield relative, stored
                 continue
             captures = self.index_stored_warc(storage_key(self.prefix, relative), name)
             lines = [c.line for c in captures]
@@ -1181,8 +1345,9 @@ class ArchiveIndex:
         if manifest is None:
             logger.info("event=index_crawl_incomplete crawl=%s: no manifest in storage", crawl_id)
             return None
-        lines = crawl_lines(self.crawl_sidecars(crawl_date, crawl_id, manifest))
-        return self.publish_run(f"c-{crawl_id}", (c.line for c in lines), crawls=[crawl_id])
+        with tempfile.TemporaryDirectory(prefix="archiver-index-") as tmp:
+            lines = iter_crawl_lines(self.crawl_sidecars(crawl_date, crawl_id, manifest), Path(tmp))
+            return self.publish_run(f"c-{crawl_id}", lines, crawls=[crawl_id])
 
     def compact(self, max_runs: int) -> RunInfo | None:
         """Merge runs as runs_to_merge chooses (None when nothing is merged)."""
@@ -1257,7 +1422,10 @@ class ArchiveIndex:
                 )
                 # One sorted file per crawl, merged at the end: memory holds one crawl at a time.
                 path = work / f"crawl-{len(sorted_files):06d}.cdxj"
-                write_lines(path, (c.line for c in crawl_lines(sidecars)))
+                runs = work / f"crawl-{len(sorted_files):06d}.runs"
+                runs.mkdir()
+                write_lines(path, iter_crawl_lines(sidecars, runs))
+                shutil.rmtree(runs)
                 sorted_files.append(path)
                 crawls.append(crawl_id)
             merged = merge_sorted_files(sorted_files, work)

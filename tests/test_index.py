@@ -20,6 +20,7 @@ from archiver.index import (
     cdxj_line,
     crawl_lines,
     index_file,
+    iter_crawl_lines,
     iter_index_lines,
     key_range,
     merge_ranges,
@@ -344,6 +345,49 @@ def test_crawl_lines_join_metadata_across_files_and_drop_it() -> None:
     assert joined.fields["title"] == "A"
     assert joined.fields["meta_filename"] == "2026-03-01/c1/y.warc.gz"
     assert (joined.number("meta_offset"), joined.number("meta_length")) == (0, 7)
+
+
+def test_crawl_lines_spilled_in_runs_equal_the_in_memory_join(tmp_path: Path) -> None:
+    # Small files, metadata written six pages after its response: many joins cross files.
+    writer = RotatingWarcWriter(
+        tmp_path, prefix="x", max_size=3000, warcinfo_fields={"software": "test"}, host="h"
+    )
+    responses: list[tuple[str, str]] = []
+    for i in range(60):
+        url = f"http://example.com/{i % 9}/{i}"
+        request, response = build_exchange_records(
+            _exchange(url, f"<p>{i}</p>".encode() * 50, T0 + timedelta(seconds=i // 3))
+        )
+        writer.write([request, response])
+        responses.append((url, str(response.rec_headers.get_header("WARC-Record-ID"))))
+        if i % 3 == 0 and i >= 6:
+            url, record_id = responses[i - 6]
+            doc = json.dumps({"title": f"Title {i - 6}"}).encode()
+            writer.write([build_metadata_record(url, doc, refers_to=record_id, date=T0)])
+    assert writer.close() is not None
+    files = sorted(tmp_path.glob("*.warc.gz"))
+    assert len(files) > 10
+    sidecars = [(f"2026-03-01/c1/{p.name}", [c.line for c in index_file(p)]) for p in files]
+    in_memory = "".join(c.line for c in crawl_lines(sidecars))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    lines = iter_crawl_lines(sidecars, workdir, run_lines=4)
+    first = next(lines)
+    assert len(list(workdir.glob("run-*.cdxj"))) == 15 and (workdir / "join.sqlite3").is_file()
+    assert first + "".join(lines) == in_memory
+    captures = [Capture.parse(line) for line in in_memory.splitlines()]
+    assert len(captures) == 60 and [c.line for c in captures] == sorted(c.line for c in captures)
+    across = [c for c in captures if "meta_filename" in c.fields]
+    assert across, "no metadata was joined across files"
+    for capture in (c for c in captures if "title" in c.fields):
+        page = int(capture.url.rsplit("/", 1)[1])
+        assert capture.fields["title"] == f"Title {page}"
+        where = capture.fields.get("meta_filename", capture.filename)
+        data = (tmp_path / Path(where).name).read_bytes()
+        offset, length = capture.number("meta_offset") or 0, capture.number("meta_length") or 0
+        member = gzip.decompress(data[offset : offset + length])
+        assert capture.fields["record_id"].encode() in member
+    assert sum("title" in c.fields for c in captures) == 18
 
 
 # --- ZipNum ----------------------------------------------------------------------------
