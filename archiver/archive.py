@@ -26,7 +26,7 @@ from archiver import SOFTWARE
 from archiver.crawlstats import STATS_NAME, crawl_stats
 from archiver.history import PayloadIndex, PayloadRef
 from archiver.spool import CrawlDir
-from archiver.storage import Uploader, UploadResult, object_key
+from archiver.storage import LocalDigest, Uploader, UploadResult, object_key, written_digest
 from archiver.warc import (
     ClosedWarc,
     DigestAlgorithm,
@@ -397,6 +397,8 @@ class CrawlArchive:
     ) -> None:
         """Upload every file of this crawl as soon as it is closed."""
         self._uploader = uploader
+        # WARCs opened from now on also hash each upload part as they are written.
+        self._writer.part_size = uploader.cfg.multipart_chunksize
         self._key_prefix = key_prefix
         self._keep_local = keep_local
         self._upload_pool = ThreadPoolExecutor(
@@ -463,22 +465,22 @@ class CrawlArchive:
                 logger.error("event=close_hook_failed file=%s error=%r", closed.name, exc)
         with self._lock:
             self._sidecars[closed.name] = [p.name for p in sidecars]
-        # The writer's SHA-256 goes along: the upload checks the file against it, unread.
-        self._schedule_upload(closed.path, closed.sha256, check_existing=adopted)
+        # The writer's digests go along: the upload sends them, it does not read them again.
+        self._schedule_upload(closed.path, written_digest(closed), check_existing=adopted)
         for path in sidecars:
             self._schedule_upload(path, check_existing=adopted)
 
     def _schedule_upload(
-        self, path: Path, sha256: str | None = None, *, check_existing: bool = True
+        self, path: Path, written: LocalDigest | None = None, *, check_existing: bool = True
     ) -> None:
         if self._uploader is None or self._upload_pool is None:
             return
-        future = self._upload_pool.submit(self._upload, path, sha256, check_existing)
+        future = self._upload_pool.submit(self._upload, path, written, check_existing)
         with self._lock:
             self._uploads[path.name] = future
 
     def _upload(
-        self, path: Path, sha256: str | None = None, check_existing: bool = True
+        self, path: Path, written: LocalDigest | None = None, check_existing: bool = True
     ) -> UploadResult:
         assert self._uploader is not None
         key = self.key_for(path.name)
@@ -487,7 +489,7 @@ class CrawlArchive:
                 path,
                 key,
                 keep_local=self._keep_local,
-                sha256=sha256,
+                written=written,
                 check_existing=check_existing,
             )
         except Exception as exc:

@@ -38,7 +38,7 @@ from archiver import SOFTWARE
 from archiver.config import SettingError
 from archiver.recovery import recover_crawl
 from archiver.spool import FINAL_FILES, CrawlDir, CrawlInfo, iter_crawl_dirs
-from archiver.warc import CORRUPT_SUFFIX
+from archiver.warc import CORRUPT_SUFFIX, ClosedWarc
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -616,15 +616,31 @@ _CONTEXT_KEY = "archiver_upload"
 class _Transfer:
     """One upload in flight: the digests its requests carry and the server's final answer."""
 
-    def __init__(self, path: Path, size: int, part_size: int | None, known: bytes | None) -> None:
+    def __init__(
+        self, path: Path, size: int, part_size: int | None, written: LocalDigest | None
+    ) -> None:
         self.path = path
         self.size = size
         self.part_size = part_size
         # The whole-file SHA-256 the caller vouches for (a WARC's, computed as it was written).
-        self.known = known
+        self.known = written.sha256 if written is not None else None
+        # The writer's part digests, when they were taken with this upload's part size.
+        self.written_parts: tuple[bytes, ...] = ()
+        if (
+            written is not None
+            and part_size is not None
+            and written.part_size == part_size
+            and len(written.part_sha256) == -(-size // part_size)
+        ):
+            self.written_parts = written.part_sha256
         self.hasher: _FileHasher | None = None
         self.answer: dict[str, Any] | None = None
         self._read: LocalDigest | None = None
+
+    @property
+    def hashes_parts_itself(self) -> bool:
+        """True for a multipart upload whose part digests must be read from the file."""
+        return self.part_size is not None and not self.written_parts
 
     def start_hashing(self) -> None:
         """Hash the file in the background while its parts go up."""
@@ -655,13 +671,20 @@ class _Transfer:
         return self.known if self.known is not None else self.read_digest().sha256
 
     def claimed_digest(self) -> LocalDigest:
-        """What the stored object must match: the known digest, with part digests once read."""
-        if self.known is not None and self.part_size is None:
-            return LocalDigest(self.size, self.known)
+        """What the stored object must match: the writer's digests, or those read from disk."""
+        if self.known is not None and not self.hashes_parts_itself:
+            return LocalDigest(self.size, self.known, self.part_size, self.written_parts)
         return self.read_digest()
 
+    def before_complete(self) -> None:
+        """Raise FileChanged if the pass beside the upload read other bytes than were written."""
+        if self.hasher is not None:
+            self.read_digest()
+
     def part_sha256(self, number: int) -> bytes | None:
-        """Part `number`'s SHA-256, when this upload hashes parts itself."""
+        """Part `number`'s SHA-256: the writer's, or from a pass over the file."""
+        if self.written_parts:
+            return self.written_parts[number - 1]
         if self.hasher is not None:
             return self.hasher.part(number)
         if self._read is not None and self._read.part_size is not None:
@@ -723,7 +746,7 @@ class _Transfers:
         if transfer is not None:
             # Raising here makes s3transfer abort the upload: a file that differs from the
             # writer's digest is never stored under its key.
-            transfer.read_digest()
+            transfer.before_complete()
             context[_CONTEXT_KEY] = transfer
 
     def _answer(
@@ -753,12 +776,11 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _known_sha256(value: str | None) -> bytes | None:
-    if value is None:
-        return None
-    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        raise ValueError(f"sha256 must be 64 hex digits, got {value!r}")
-    return bytes.fromhex(value)
+def written_digest(closed: ClosedWarc) -> LocalDigest:
+    """The digests a WARC's writer computed as it wrote the file, for Uploader.upload_file."""
+    return LocalDigest(
+        closed.size, bytes.fromhex(closed.sha256), closed.part_size, closed.part_sha256
+    )
 
 
 class Uploader:
@@ -842,22 +864,25 @@ class Uploader:
         *,
         content_type: str | None = None,
         callback: Callable[[int], None] | None = None,
-        sha256: str | None = None,
+        written: LocalDigest | None = None,
         check_existing: bool = True,
     ) -> UploadResult:
         """Upload one file (unless an identical object is already there), then verify it.
 
-        `sha256` is the file's hex SHA-256 when the caller already knows it (a WARC's, computed
-        as it was written): the file must still match it.  `check_existing=False` skips the
-        look for an identical object, for a file that cannot have been uploaded before.
+        `written` is the file's digest when the caller already knows it (a WARC's, computed as
+        it was written, see written_digest): the file must still match it.
+        `check_existing=False` skips the look for an identical object, for a file that cannot
+        have been uploaded before.
         """
         path = Path(path)
-        known = _known_sha256(sha256)
         try:
             size = path.stat().st_size
         except OSError as exc:
             raise self._error(f"cannot read local file {path}", key, exc) from exc
-        transfer = _Transfer(path, size, part_size_for(self.cfg, size), known)
+        if written is not None and written.size != size:
+            message = f"{path.name} changed since it was written: {size} bytes, {written.size} then"
+            raise self._error(message, key)
+        transfer = _Transfer(path, size, part_size_for(self.cfg, size), written)
         with self._transfers.hold(self.cfg.bucket, key, transfer):
             try:
                 return self._upload(transfer, key, content_type, callback, check_existing)
@@ -873,7 +898,7 @@ class Uploader:
         check_existing: bool,
     ) -> UploadResult:
         path = transfer.path
-        if transfer.known is not None and transfer.part_size is not None:
+        if transfer.known is not None and transfer.hashes_parts_itself:
             # The parts' digests come from a pass that runs beside the upload: each part
             # waits only until the pass has read it.
             transfer.start_hashing()
@@ -946,7 +971,7 @@ class Uploader:
         keep_local: bool,
         content_type: str | None = None,
         callback: Callable[[int], None] | None = None,
-        sha256: str | None = None,
+        written: LocalDigest | None = None,
         check_existing: bool = True,
     ) -> UploadResult:
         """Upload, then delete the local file only if the stored copy was verified."""
@@ -955,7 +980,7 @@ class Uploader:
             key,
             content_type=content_type,
             callback=callback,
-            sha256=sha256,
+            written=written,
             check_existing=check_existing,
         )
         if result.verified and not keep_local:

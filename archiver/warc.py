@@ -555,6 +555,9 @@ class ClosedWarc:
     records: dict[str, int]
     first_date: datetime | None
     last_date: datetime | None
+    # SHA-256 of each part_size slice of the file, for the upload's per-part checksums.
+    part_size: int | None = None
+    part_sha256: tuple[bytes, ...] = ()
 
 
 class _GzipMember:
@@ -589,19 +592,56 @@ class _LevelWARCWriter(WARCWriter):  # type: ignore[misc]
         self._write_warc_record(_GzipMember(self.out, self.level), record)
 
 
+# The hash state _HashingFile.mark() saves: whole file, current part, its length, parts done.
+_HashMark = tuple["hashlib._Hash", "hashlib._Hash", int, int]
+
+
 class _HashingFile:
     """Write-through file wrapper that counts and hashes every byte reaching the file."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, part_size: int | None = None) -> None:
         self.raw = raw
         self.size = 0
         self.sha256 = hashlib.sha256()
+        # Compressed bytes are a few percent of what gzip reads: a second hash costs little.
+        self.part_size = part_size
+        self.parts: list[bytes] = []
+        self._part = hashlib.sha256()
+        self._in_part = 0
 
     def write(self, data: bytes) -> int:
         written = self.raw.write(data)
         self.sha256.update(data)
         self.size += len(data)
+        if self.part_size is not None:
+            view = memoryview(data)
+            while view:
+                chunk = view[: self.part_size - self._in_part]
+                self._part.update(chunk)
+                self._in_part += len(chunk)
+                view = view[len(chunk) :]
+                if self._in_part == self.part_size:
+                    self.parts.append(self._part.digest())
+                    self._part = hashlib.sha256()
+                    self._in_part = 0
         return written
+
+    def mark(self) -> _HashMark:
+        """The hash state now, for restore() after a failed write."""
+        return self.sha256.copy(), self._part.copy(), self._in_part, len(self.parts)
+
+    def restore(self, mark: _HashMark) -> None:
+        """Go back to the hash state of mark()."""
+        self.sha256, self._part, self._in_part, count = mark
+        del self.parts[count:]
+
+    def part_digests(self) -> tuple[bytes, ...]:
+        """Every part's SHA-256, the last one partial, once the file is complete."""
+        if self.part_size is None:
+            return ()
+        if self._in_part or not self.parts:
+            return (*self.parts, self._part.digest())
+        return tuple(self.parts)
 
     def flush(self) -> None:
         self.raw.flush()
@@ -664,6 +704,7 @@ class RotatingWarcWriter:
         clock: Callable[[], datetime] | None = None,
         on_write: Callable[[Sequence[ArcWarcRecord], list[RecordLocation]], None] | None = None,
         gzip_level: int = GZIP_LEVEL,
+        part_size: int | None = None,
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be positive, not {max_size}")
@@ -681,6 +722,8 @@ class RotatingWarcWriter:
         if not 0 <= gzip_level <= 9:
             raise ValueError(f"gzip_level must be 0-9, not {gzip_level}")
         self.gzip_level = gzip_level
+        # Upload part size: files opened from now on also hash each part (ClosedWarc.part_sha256).
+        self.part_size = part_size
         self.closed: list[ClosedWarc] = []
         self._serial = 0
         self._pid = os.getpid()
@@ -735,7 +778,7 @@ class RotatingWarcWriter:
             except FileExistsError:
                 continue
             break
-        out = _HashingFile(raw)
+        out = _HashingFile(raw, self.part_size)
         warcinfo_id = new_record_id()
         current = _OpenWarc(
             name=name,
@@ -771,7 +814,7 @@ class RotatingWarcWriter:
         self, current: _OpenWarc, records: Sequence[ArcWarcRecord]
     ) -> list[RecordLocation]:
         start = current.out.size
-        sha256 = current.out.sha256.copy()
+        hashes = current.out.mark()
         saved = (dict(current.records), current.first_date, current.last_date)
         locations: list[RecordLocation] = []
         try:
@@ -787,7 +830,7 @@ class RotatingWarcWriter:
             # which is what a resumed crawl relies on (docs/operations.md).
             current.raw.flush()
         except BaseException:
-            self._roll_back(current, start, sha256, saved)
+            self._roll_back(current, start, hashes, saved)
             raise
         return locations
 
@@ -795,7 +838,7 @@ class RotatingWarcWriter:
         self,
         current: _OpenWarc,
         size: int,
-        sha256: hashlib._Hash,
+        hashes: _HashMark,
         saved: tuple[dict[str, int], datetime | None, datetime | None],
     ) -> None:
         """Cut a failed call's partial records off, so the file stays valid."""
@@ -812,7 +855,7 @@ class RotatingWarcWriter:
                 logger.debug("closing %s failed", current.open_path, exc_info=True)
             return
         current.out.size = size
-        current.out.sha256 = sha256
+        current.out.restore(hashes)
         current.records, current.first_date, current.last_date = saved
         logger.warning("rolled %s back to %d bytes after a failed write", current.open_path, size)
 
@@ -835,6 +878,8 @@ class RotatingWarcWriter:
             records=dict(current.records),
             first_date=current.first_date,
             last_date=current.last_date,
+            part_size=current.out.part_size,
+            part_sha256=current.out.part_digests(),
         )
         self.closed.append(closed)
         logger.info(

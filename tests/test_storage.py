@@ -25,6 +25,7 @@ from archiver.s3server import SeaweedServer
 from archiver.spool import CrawlDir, CrawlInfo
 from archiver.storage import (
     MAX_COMPONENT_BYTES,
+    LocalDigest,
     S3Config,
     Uploader,
     UploadError,
@@ -35,8 +36,11 @@ from archiver.storage import (
     object_key,
     part_size_for,
     upload_spool,
+    written_digest,
 )
+from archiver.warc import RotatingWarcWriter
 from tests.conftest import MIB, S3Bucket
+from tests.test_warc import FIELDS, exchange, failing_record, pinned
 
 STARTED = datetime(2024, 5, 17, 8, 0, tzinfo=UTC)
 
@@ -453,13 +457,24 @@ def b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+def as_written(data: bytes, part_size: int | None = None) -> LocalDigest:
+    """The digests a WARC writer hands over: whole file, and per part when it hashed parts."""
+    parts = () if part_size is None else tuple(
+        hashlib.sha256(data[i : i + part_size]).digest() for i in range(0, len(data), part_size)
+    )  # fmt: skip
+    return LocalDigest(len(data), hashlib.sha256(data).digest(), part_size, parts)
+
+
 @pytest.mark.s3
-@pytest.mark.parametrize("size", [3000, 20 * MIB + 12345])
+@pytest.mark.parametrize(
+    ("size", "writer_parts"), [(3000, False), (20 * MIB + 12345, False), (20 * MIB + 12345, True)]
+)
 def test_written_digest_goes_with_the_upload_and_no_head_is_needed(
-    s3_bucket: S3Bucket, tmp_path: Path, size: int
+    s3_bucket: S3Bucket, tmp_path: Path, size: int, writer_parts: bool
 ) -> None:
     path = tmp_path / "f.warc.gz"
     data = write_random(path, size)
+    part = 8 * MIB
     uploader = Uploader(replace(s3_bucket.cfg, upload_threads=1))
     heads = count_calls(uploader.client, "HeadObject")
     sent = sent_checksums(uploader.client)
@@ -467,7 +482,7 @@ def test_written_digest_goes_with_the_upload_and_no_head_is_needed(
         path,
         "f.warc.gz",
         keep_local=False,
-        sha256=hashlib.sha256(data).hexdigest(),
+        written=as_written(data, part if writer_parts else None),
         check_existing=False,
     )
     assert result.verified and result.released and not result.already_present
@@ -477,19 +492,20 @@ def test_written_digest_goes_with_the_upload_and_no_head_is_needed(
     if size < s3_bucket.cfg.multipart_threshold:
         assert sent == [b64_sha256(data)], "the writer's digest itself goes with the body"
     else:
-        part = 8 * MIB
         assert sent == [b64_sha256(data[i : i + part]) for i in range(0, size, part)]
 
 
 @pytest.mark.s3
-@pytest.mark.parametrize("size", [3000, 20 * MIB + 12345])
+@pytest.mark.parametrize(
+    ("size", "writer_parts"), [(3000, False), (20 * MIB + 12345, False), (20 * MIB + 12345, True)]
+)
 @pytest.mark.parametrize("check_existing", [False, True])
 def test_file_changed_after_it_was_written_is_never_stored_or_released(
-    s3_bucket: S3Bucket, tmp_path: Path, size: int, check_existing: bool
+    s3_bucket: S3Bucket, tmp_path: Path, size: int, writer_parts: bool, check_existing: bool
 ) -> None:
     path = tmp_path / "f.warc.gz"
     data = write_random(path, size)
-    written = hashlib.sha256(data).hexdigest()
+    written = as_written(data, 8 * MIB if writer_parts else None)
     # One byte rots on disk after the writer closed the file: same size, other bytes.
     with open(path, "r+b") as fh:
         fh.seek(size // 2)
@@ -498,10 +514,11 @@ def test_file_changed_after_it_was_written_is_never_stored_or_released(
     uploader = Uploader(s3_bucket.cfg)
     with pytest.raises(UploadError) as info:
         uploader.upload_and_release(
-            path, "f.warc.gz", keep_local=False, sha256=written, check_existing=check_existing
+            path, "f.warc.gz", keep_local=False, written=written, check_existing=check_existing
         )
-    # A single PUT carries the writer's digest and the server refuses the body; a multipart
-    # upload is aborted before it completes, once the pass beside it has hashed the file.
+    # With the writer's digest on the body (single PUT, or parts the writer hashed) the server
+    # refuses it; otherwise the upload is aborted before it completes, once the pass beside
+    # it has hashed the file.
     assert "BadDigest" in str(info.value) or "changed since it was written" in str(info.value)
     assert "f.warc.gz" in str(info.value) and s3_bucket.name in str(info.value)
     assert path.read_bytes() == changed, "the only copy stays in the spool, untouched"
@@ -511,17 +528,29 @@ def test_file_changed_after_it_was_written_is_never_stored_or_released(
 
 
 @pytest.mark.s3
+def test_file_of_another_size_than_written_is_refused(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    path = tmp_path / "f.warc.gz"
+    data = write_random(path, 5000)
+    path.write_bytes(data[:-10])
+    with pytest.raises(UploadError, match="changed since it was written: 4990 bytes, 5000 then"):
+        Uploader(s3_bucket.cfg).upload_and_release(
+            path, "f.warc.gz", keep_local=False, written=as_written(data)
+        )
+    assert path.exists() and s3_bucket.list_keys() == []
+
+
+@pytest.mark.s3
 def test_changed_file_is_refused_even_if_the_key_holds_the_written_bytes(
     s3_bucket: S3Bucket, tmp_path: Path
 ) -> None:
     path = tmp_path / "f.warc.gz"
     data = write_random(path, 9 * MIB)
     uploader = Uploader(s3_bucket.cfg)
-    written = hashlib.sha256(data).hexdigest()
-    uploader.upload_file(path, "f.warc.gz", sha256=written)
+    written = as_written(data)
+    uploader.upload_file(path, "f.warc.gz", written=written)
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))
     with pytest.raises(UploadError, match="changed since it was written"):
-        uploader.upload_and_release(path, "f.warc.gz", keep_local=False, sha256=written)
+        uploader.upload_and_release(path, "f.warc.gz", keep_local=False, written=written)
     assert path.exists()
     assert s3_bucket.read("f.warc.gz") == data
 
@@ -543,10 +572,51 @@ def test_an_upload_answer_with_another_checksum_keeps_the_file(
     for operation in ("PutObject", "CompleteMultipartUpload"):
         uploader.client.meta.events.register_first(f"after-call.s3.{operation}", other_checksum)
     with pytest.raises(UploadError, match="does not match"):
-        uploader.upload_and_release(
-            path, "f.warc.gz", keep_local=False, sha256=hashlib.sha256(data).hexdigest()
-        )
+        uploader.upload_and_release(path, "f.warc.gz", keep_local=False, written=as_written(data))
     assert path.exists()
+
+
+def test_warc_writer_part_digests_survive_a_rolled_back_write(tmp_path: Path) -> None:
+    writer = RotatingWarcWriter(
+        tmp_path, prefix="news", max_size=10**9, warcinfo_fields=FIELDS, part_size=700
+    )
+    rng = random.Random(9)
+    head = b"HTTP/1.1 200 OK\r\n\r\n"
+    writer.write(list(pinned(exchange(head, rng.randbytes(3000)))))
+    with pytest.raises(OSError, match="went away"):
+        writer.write([failing_record()])
+    writer.write(list(pinned(exchange(head, rng.randbytes(2000)))))
+    closed = writer.close()
+    assert closed is not None
+    data = closed.path.read_bytes()
+    assert len(closed.part_sha256) == -(-len(data) // 700) > 5
+    assert written_digest(closed) == as_written(data, 700)
+
+
+@pytest.mark.s3
+def test_warc_writer_part_digests_are_what_the_server_accepts(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    part = 8 * MIB
+    rng = random.Random(5)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n"
+    with RotatingWarcWriter(
+        tmp_path, prefix="news", max_size=10**9, warcinfo_fields=FIELDS, part_size=part
+    ) as writer:
+        for _ in range(20):
+            writer.write(list(pinned(exchange(head, rng.randbytes(MIB)))))
+    (closed,) = writer.closed
+    data = closed.path.read_bytes()
+    assert closed.size == len(data) > 2 * part
+    assert written_digest(closed) == as_written(data, part)
+    uploader = Uploader(s3_bucket.cfg)
+    sent = sent_checksums(uploader.client)
+    result = uploader.upload_and_release(
+        closed.path, closed.name, keep_local=False, written=written_digest(closed)
+    )
+    assert result.verified and result.released
+    assert sent == [base64.b64encode(d).decode() for d in closed.part_sha256]
+    assert s3_bucket.read(closed.name) == data
 
 
 @pytest.mark.s3
@@ -563,7 +633,7 @@ def test_answers_without_checksums_are_verified_by_head(
             path,
             path.name,
             keep_local=False,
-            sha256=hashlib.sha256(data).hexdigest(),
+            written=as_written(data),
             check_existing=False,
         )
         assert result.verified and not path.exists()

@@ -17,6 +17,7 @@ from botocore.stub import ANY, Stubber
 
 from archiver.spool import CrawlDir, CrawlInfo
 from archiver.storage import (
+    LocalDigest,
     S3Config,
     Uploader,
     UploadError,
@@ -178,6 +179,7 @@ def test_changed_file_is_caught_where_the_server_checks_no_checksum(
     # The writer hashed other bytes than the file now holds; this server stores the body
     # without checking the SHA-256 sent with it and answers with no checksum.
     written = hashlib.sha256(b"the bytes the writer wrote").hexdigest()
+    digest = LocalDigest(len(DATA), bytes.fromhex(written))
     stubber.add_response(
         "put_object",
         {"ETag": f'"{MD5}"'},
@@ -191,7 +193,7 @@ def test_changed_file_is_caught_where_the_server_checks_no_checksum(
     )
     with pytest.raises(UploadError, match="changed since it was written"):
         Uploader(cfg, client).upload_and_release(
-            local_file, KEY, keep_local=False, sha256=written, check_existing=False
+            local_file, KEY, keep_local=False, written=digest, check_existing=False
         )
     assert local_file.read_bytes() == DATA
 
