@@ -50,6 +50,12 @@ CACHE_SUBDIR = "index"
 # Parallel block reads when the index has several runs (at most ARCHIVER_INDEX_MAX_RUNS, 16).
 READ_THREADS = 8
 SNAPSHOT_FILE = "runs.json"
+BLOCKS_DIR = "blocks"
+# Index blocks kept per archive (about 60 KB each: 15 MB), most recently used first; enough
+# for a researcher's find-then-get of the same URLs, small beside the cluster.idx files.
+MAX_BLOCKS = 256
+# Spans of several blocks (a host or domain query) are not kept: they are read once.
+MAX_CACHED_SPAN = 256 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -74,6 +80,12 @@ class ListedRun:
     run_id: str
     etag: str
     size: int
+    # (part file, ETag) of each part: cached blocks are named by their part's ETag.
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def part_etag(self, part: str) -> str | None:
+        """The listed ETag of one part file."""
+        return next((etag for name, etag in self.parts if name == part), None)
 
 
 def _merge(results: Sequence[Sequence[Capture]]) -> list[Capture]:
@@ -99,6 +111,7 @@ class CachedArchiveIndex(ArchiveIndex):
         self.cache_root = cache_dir / CACHE_SUBDIR / archive
         self.cache_hits = 0
         self.cache_misses = 0
+        self.block_hits = 0
         self._listed: dict[str, ListedRun] = {}
         self._lock = threading.Lock()
         self._cache_ok = True
@@ -141,7 +154,12 @@ class CachedArchiveIndex(ArchiveIndex):
         for run_id, names in sorted(files.items()):
             if RUN_FILE in names and CLUSTER_FILE in names:
                 etag, size = names[CLUSTER_FILE]
-                listed.append(ListedRun(run_id, etag, size))
+                parts = tuple(
+                    (name, names[name][0])
+                    for name in sorted(names)
+                    if name not in (RUN_FILE, CLUSTER_FILE)
+                )
+                listed.append(ListedRun(run_id, etag, size, parts))
         self._listed = {r.run_id: r for r in listed}
         self._prune({r.run_id for r in listed})
         return listed
@@ -207,11 +225,8 @@ class CachedArchiveIndex(ArchiveIndex):
 
     def _search(self, run_id: str, rng: KeyRange) -> list[Capture]:
         cluster = self.cluster(run_id)
-
-        def read(span: ByteRange) -> bytes:
-            return self.get(self.run_key(run_id, span.part), (span.offset, span.length))
-
-        return list(search_zipnum(cluster, rng, read))
+        listed = self._listed.get(run_id, ListedRun(run_id, "", 0))
+        return list(search_zipnum(cluster, rng, lambda span: self._read_block(listed, span)))
 
     def _search_cached(self, run: ListedRun, rng: KeyRange) -> list[Capture] | None:
         """The run's captures through its cached cluster.idx; None when that cannot be done."""
@@ -219,12 +234,8 @@ class CachedArchiveIndex(ArchiveIndex):
         if data is None:
             return None
         cluster = ClusterIndex.parse(data.decode("utf-8"))
-
-        def read(span: ByteRange) -> bytes:
-            return self.get(self.run_key(run.run_id, span.part), (span.offset, span.length))
-
         try:
-            found = list(search_zipnum(cluster, rng, read))
+            found = list(search_zipnum(cluster, rng, lambda span: self._read_block(run, span)))
         except (ClientError, OSError, ValueError, EOFError):
             return None
         with self._lock:
@@ -251,6 +262,45 @@ class CachedArchiveIndex(ArchiveIndex):
     def _cluster_path(self, run_id: str, etag: str) -> Path:
         return self.cache_root / _safe(run_id) / f"cluster-{_safe(etag.strip(chr(34)))}.idx"
 
+    def _read_block(self, run: ListedRun, span: ByteRange) -> bytes:
+        """Index blocks: the cached copy (named by its part's ETag), else one Range read."""
+        etag = run.part_etag(span.part)
+        path = None
+        if etag and self._cache_ok:
+            path = (
+                self.cache_root
+                / _safe(run.run_id)
+                / BLOCKS_DIR
+                / f"{_safe(span.part)}-{_safe(etag.strip(chr(34)))}-{span.offset}-{span.length}"
+            )
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                if len(data) == span.length:
+                    with self._lock:
+                        self.block_hits += 1
+                    with contextlib.suppress(OSError):
+                        os.utime(path)
+                    return data
+            except OSError:
+                pass
+        data = self.get(self.run_key(run.run_id, span.part), (span.offset, span.length))
+        if path is not None and span.length <= MAX_CACHED_SPAN and self._write_atomic(path, data):
+            self._trim_blocks()
+        return data
+
+    def _trim_blocks(self) -> None:
+        """Keep the MAX_BLOCKS most recently used blocks of this archive."""
+        try:
+            blocks = [p for p in self.cache_root.glob(f"*/{BLOCKS_DIR}/*") if p.is_file()]
+            if len(blocks) <= MAX_BLOCKS:
+                return
+            blocks.sort(key=lambda p: p.stat().st_mtime)
+            for old in blocks[: len(blocks) - MAX_BLOCKS]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.debug("event=index_cache_trim_failed dir=%s error=%r", self.cache_root, exc)
+
     def _read_cached(self, run: ListedRun) -> bytes | None:
         """The cached cluster.idx of a run, if the copy has the listed ETag and size."""
         if not self._cache_ok:
@@ -269,12 +319,15 @@ class CachedArchiveIndex(ArchiveIndex):
         """The runs the last listing showed (any process's), [] when unknown."""
         try:
             doc = json.loads((self.cache_root / SNAPSHOT_FILE).read_text(encoding="utf-8"))
-            return [ListedRun(str(r[0]), str(r[1]), int(r[2])) for r in doc["runs"]]
+            return [
+                ListedRun(str(r[0]), str(r[1]), int(r[2]), tuple((str(n), str(e)) for n, e in r[3]))
+                for r in doc["runs"]
+            ]
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             return []
 
     def _save_snapshot(self, runs: Sequence[ListedRun]) -> None:
-        doc = {"runs": [[r.run_id, r.etag, r.size] for r in runs]}
+        doc = {"runs": [[r.run_id, r.etag, r.size, [list(p) for p in r.parts]] for r in runs]}
         self._write_atomic(self.cache_root / SNAPSHOT_FILE, json.dumps(doc).encode("utf-8"))
 
     def _write_atomic(self, path: Path, data: bytes) -> bool:
@@ -328,5 +381,6 @@ class CachedArchiveIndex(ArchiveIndex):
             "dir": str(self.cache_root),
             "hits": self.cache_hits,
             "misses": self.cache_misses,
+            "block_hits": self.block_hits,
             "runs": sorted(self._listed),
         }

@@ -8,8 +8,8 @@ homepage and sections and adds new articles with metadata records. Each crawl's 
 CDXJ sidecars and a manifest are stored as a crawl leaves them, and the crawl joins the
 archive-wide index as at the end of a crawl (archiver.index, ARCHIVER_INDEX_MAX_RUNS=16).
 Prints, in one run: `get` of one URL, cold (empty index cache) and warm (every run's
-cluster.idx cached, a different URL each time), against downloading its WARC and scanning
-it (time as median and range, bytes, requests, and the ratios), and `find` latency when the
+cluster.idx cached, a different URL each time) and after a `find` of the same URL (its
+index block cached too), against downloading its WARC and scanning it (time as median and range, bytes, requests, and the ratios), and `find` latency when the
 archive holds 1/10 of the crawls and all of them, against reading every per-WARC index (the
 baseline without the archive-wide index).
 """
@@ -22,6 +22,7 @@ import io
 import json
 import random
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
 from archiver.index import ArchiveIndex, index_file, key_range, sidecar_name  # noqa: E402
-from archiver.indexcache import CachedArchiveIndex  # noqa: E402
+from archiver.indexcache import BLOCKS_DIR, CachedArchiveIndex  # noqa: E402
 from archiver.retrieve import closest, find, parse_response, read_capture  # noqa: E402
 from archiver.s3server import SeaweedServer  # noqa: E402
 from archiver.warc import (  # noqa: E402
@@ -228,19 +229,31 @@ def timed(func: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def drop_blocks(index: CachedArchiveIndex) -> None:
+    """Forget the cached index blocks (not cluster.idx): the next lookup reads its block."""
+    for blocks in index.cache_root.glob(f"*/{BLOCKS_DIR}"):
+        shutil.rmtree(blocks)
+
+
 def find_latency(
-    index: ArchiveIndex, urls: list[str], rng: random.Random, lookups: int
+    index: ArchiveIndex,
+    urls: list[str],
+    rng: random.Random,
+    lookups: int,
+    before: Callable[[], None] | None = None,
 ) -> tuple[float, int]:
     """Median seconds of an exact `find` of a random article URL, and requests per lookup."""
     sample = rng.sample(urls, lookups)
     times = []
-    before = index.requests
+    before_requests = index.requests
     for url in sample:
+        if before is not None:
+            before()
         start = time.perf_counter()
         found = find(index, url)
         times.append(time.perf_counter() - start)
         assert found, url
-    return statistics.median(times), (index.requests - before) // lookups
+    return statistics.median(times), (index.requests - before_requests) // lookups
 
 
 def scan_sidecars(index: ArchiveIndex, url: str) -> tuple[float, int, int]:
@@ -350,12 +363,22 @@ def main(argv: list[str] | None = None) -> int:
             assert all(c.body == body for c in cold)
             warm_index = CachedArchiveIndex(client, bucket, PREFIX, work / "warm")
             get_once(warm_index, urls[0])
-            warm = [get_once(warm_index, url) for url in rng.sample(urls, args.repeat)]
+            warm = []
+            for url in rng.sample(urls, args.repeat):
+                drop_blocks(warm_index)
+                warm.append(get_once(warm_index, url))
+            # A researcher's find, then get of what it found: the URL's index block is cached.
+            after_find = []
+            for url in rng.sample(urls, args.repeat):
+                find(warm_index, url)
+                after_find.append(get_once(warm_index, url))
             assert get_once(warm_index, target).body == body
             # The lookup as it was before the cache: plain ArchiveIndex, runs read one by one.
             uncached = [get_once(index, url) for url in rng.sample(urls, args.repeat)]
             scans = [timed(scan_warc, 1) for _ in range(args.repeat)]
-            warm_find, warm_find_req = find_latency(warm_index, urls, rng, args.lookups)
+            warm_find, warm_find_req = find_latency(
+                warm_index, urls, rng, args.lookups, before=lambda: drop_blocks(warm_index)
+            )
             runs = len(index.runs())
         finally:
             server.stop()
@@ -378,16 +401,20 @@ def main(argv: list[str] | None = None) -> int:
         statistics.median(w.bytes_read for w in warm),
     )
     print(f"get cold         {spread([c.seconds for c in cold])}  {cold_bytes:>10.0f} bytes  {cold_req:.0f} requests (list runs, each run's cluster.idx and block(s), 1 record Range)")  # fmt: skip
-    print(f"get warm         {spread([w.seconds for w in warm])}  {warm_bytes:>10.0f} bytes  {warm_req:.0f} requests (list runs, block(s), 1 record Range; cluster.idx cached)")  # fmt: skip
+    print(f"get warm         {spread([w.seconds for w in warm])}  {warm_bytes:>10.0f} bytes  {warm_req:.0f} requests (list runs, block(s), 1 record Range; cluster.idx cached, blocks not)")  # fmt: skip
+    after_s = statistics.median(a.seconds for a in after_find)
+    after_req = statistics.median(a.requests for a in after_find)
+    print(f"get after find   {spread([a.seconds for a in after_find])}  {statistics.median(a.bytes_read for a in after_find):>10.0f} bytes  {after_req:.0f} requests (list runs, 1 record Range; its index block cached by the find)")  # fmt: skip
     uncached_s = statistics.median(u.seconds for u in uncached)
     uncached_req = statistics.median(u.requests for u in uncached)
     print(f"get uncached     {spread([u.seconds for u in uncached])}  {statistics.median(u.bytes_read for u in uncached):>10.0f} bytes  {uncached_req:.0f} requests (before the cache: runs one after another)")  # fmt: skip
     print(f"download+scan    {spread(scans)}  {warc_bytes:>10} bytes  1 request (its whole WARC)")  # fmt: skip
     print(f"ratio get cold   {scan_s / cold_s:8.2f}  (download+scan time / get time; {warc_bytes / cold_bytes:.0f}x fewer bytes)")  # fmt: skip
     print(f"ratio get warm   {scan_s / warm_s:8.2f}  (download+scan time / get time; {warc_bytes / warm_bytes:.0f}x fewer bytes)")  # fmt: skip
+    print(f"ratio get after find {scan_s / after_s:4.2f}  (download+scan time / get time; {warc_bytes / statistics.median(a.bytes_read for a in after_find):.0f}x fewer bytes)")  # fmt: skip
     print(f"ratio warm/cold  {warm_s / cold_s:8.2f}  (warm get time / cold get time; {warm_req:.0f} against {cold_req:.0f} requests)")  # fmt: skip
     print(f"ratio warm/uncached {warm_s / uncached_s:5.2f}  (warm get time / get time without the cache; {warm_req:.0f} against {uncached_req:.0f} requests)")  # fmt: skip
-    print(f"find warm        {warm_find * 1000:8.1f} ms  ({full_warcs} WARCs, {warm_find_req} requests/lookup, cluster.idx cached)")  # fmt: skip
+    print(f"find warm        {warm_find * 1000:8.1f} ms  ({full_warcs} WARCs, {warm_find_req} requests/lookup, cluster.idx cached, blocks not)")  # fmt: skip
     print(f"find small       {small_lat * 1000:8.1f} ms  ({small_warcs} WARCs, {small_records} records, {small_req} requests/lookup)")  # fmt: skip
     print(f"find full        {full_lat * 1000:8.1f} ms  ({full_warcs} WARCs, {full_records} records, {full_req} requests/lookup)")  # fmt: skip
     print(f"ratio find       {full_lat / small_lat:8.2f}  (full / small, for {full_records / small_records:.1f}x the records)")  # fmt: skip

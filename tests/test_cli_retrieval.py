@@ -349,10 +349,11 @@ def _s3_calls(client: object) -> list[tuple[str, str, str | None]]:
     return calls
 
 
-def test_a_warm_get_lists_once_reads_one_block_and_one_record(
+def test_a_warm_get_lists_once_and_reads_at_most_one_block_and_one_record(
     crawl: ArchivedCrawl, tmp_path: Path
 ) -> None:
     from archiver.config import load_settings
+    from archiver.indexcache import CachedArchiveIndex
     from archiver.retrieve import closest, find, open_archive, parse_response, read_capture
 
     settings = load_settings([*crawl.settings()[1::2], f"ARCHIVER_INDEX_CACHE_DIR={tmp_path}"])
@@ -363,18 +364,30 @@ def test_a_warm_get_lists_once_reads_one_block_and_one_record(
     assert any(c[1].endswith("/cluster.idx") for c in calls), "a cold cache reads cluster.idx"
     assert list(tmp_path.rglob("cluster-*.idx")), "and keeps it"
 
-    # A new process: the cache on disk is all it shares with the first.
-    _cfg, client, warm = open_archive(settings)
-    calls = _s3_calls(client)
-    capture = closest(find(warm, crawl.seed_url), None)
-    assert capture is not None
-    body = parse_response(read_capture(warm, capture)).body
-    assert crawl.seed["title"].encode() in body
-    operations = sorted((op, "run" if "/_index/runs/" in key else "warc") for op, key, _ in calls)
+    # A new process: the cache on disk is all it shares with the first. The seed's index
+    # block is cached too, so what is left is the listing and the record.
+    def warm_get() -> tuple[CachedArchiveIndex, list[tuple[str, str]], list[str | None]]:
+        _cfg, client, warm = open_archive(settings)
+        calls = _s3_calls(client)
+        capture = closest(find(warm, crawl.seed_url), None)
+        assert capture is not None
+        body = parse_response(read_capture(warm, capture)).body
+        assert crawl.seed["title"].encode() in body
+        warm.close()
+        where = sorted((op, "run" if "/_index/runs/" in key else "warc") for op, key, _ in calls)
+        return warm, where, [r for op, _, r in calls if op == "GetObject"]
+
+    warm, operations, ranges = warm_get()
+    assert operations == [("GetObject", "warc"), ("ListObjectsV2", "run")]
+    assert all(r is not None for r in ranges), "only Range reads"
+    assert warm.cache_hits == 1 and warm.block_hits == 1 and warm.cache_misses == 0
+    # Without the block (another URL's, or evicted): one block Range read more.
+    for block in tmp_path.rglob("blocks/*"):
+        block.unlink()
+    warm, operations, ranges = warm_get()
     assert operations == [("GetObject", "run"), ("GetObject", "warc"), ("ListObjectsV2", "run")]
-    assert all(r is not None for op, _, r in calls if op == "GetObject"), "only Range reads"
-    assert warm.cache_hits == 1 and warm.cache_misses == 0
-    warm.close()
+    assert all(r is not None for r in ranges), "only Range reads"
+    assert warm.cache_hits == 1 and warm.block_hits == 0 and warm.cache_misses == 0
     cold.close()
 
 
