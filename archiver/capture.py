@@ -120,6 +120,11 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
     _tee: _TeeTransport | None = None
     _capture: WireCapture | None = None
     _guard: NetGuard | None = None
+    # The peer of a connection never changes: its address is read, and judged by the
+    # guard, once per connection rather than once per request.
+    _peer_ip: str | None = None
+    _peer_known = False
+    _peer_allowed = False
 
     def makeConnection(self, transport: Any) -> None:
         self._tee = _TeeTransport(transport)
@@ -130,14 +135,8 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
         self._capture = capture
         if self._tee is not None:
             self._tee.capture = capture
-            peer = self._tee.getPeer()
-            host = getattr(peer, "host", None)
-            if host:
-                try:
-                    capture.ip_address = str(ipaddress.ip_address(host))
-                except ValueError:
-                    capture.ip_address = None
-            if self._guard is not None:
+            capture.ip_address = self._peer_address(self._tee)
+            if self._guard is not None and not self._peer_allowed:
                 url = (getattr(request, "absoluteURI", None) or b"").decode("ascii", "replace")
                 refused = self._guard.check_peer(url, capture.ip_address)
                 if refused is not None:
@@ -145,6 +144,7 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
                     self._tee.capture = None
                     self._tee.abortConnection()
                     return defer.fail(refused)
+                self._peer_allowed = True
         d = super().request(request)
 
         def attach(response: Any) -> Any:
@@ -153,6 +153,17 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
 
         d.addCallback(attach)
         return d
+
+    def _peer_address(self, tee: _TeeTransport) -> str | None:
+        if not self._peer_known:
+            host = getattr(tee.getPeer(), "host", None)
+            if host:
+                try:
+                    self._peer_ip = str(ipaddress.ip_address(host))
+                except ValueError:
+                    self._peer_ip = None
+            self._peer_known = True
+        return self._peer_ip
 
     def dataReceived(self, data: bytes) -> None:
         if self._capture is not None:
