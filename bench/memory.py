@@ -3,13 +3,16 @@
     .venv/bin/python bench/memory.py                  # 5,000 then 20,000 pages, capture path
     .venv/bin/python bench/memory.py --clean          # the full pipeline (cleaning on)
     .venv/bin/python bench/memory.py --quick          # 150 then 600 pages, a smoke run
+    .venv/bin/python bench/memory.py --set ARCHIVER_FRONTIER=memory   # the queue in memory
 
 Each size is crawled by `scrapy crawl news` with the project's settings (WARC capture and
 upload to a SeaweedFS started here) over its own generated loopback site
 (bench/loopsite.py), with politeness lifted as in bench/crawl_throughput.py, and, as the
 baseline, by the bare Scrapy spider of that benchmark (Scrapy's own growth: its frontier).  Memory is
 read from /proc while the crawl runs: the crawl process's own peak (VmHWM), and the peak of
-the crawl process and its children summed (the cleaning workers, with --clean).
+the crawl process and its children summed (the cleaning workers, with --clean).  With the
+project's settings the queue of requests waits on disk (ARCHIVER_FRONTIER=disk); each crawl
+prints how many of its requests were queued on disk and in memory.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true", help="cleaning on (the full pipeline)")
     parser.add_argument("--quick", action="store_true", help="150 and 600 pages: a smoke run")
     parser.add_argument(
-        "--jobdir", action="store_true", help="frontier on disk (Scrapy's JOBDIR), not in memory"
+        "--jobdir",
+        action="store_true",
+        help="frontier in a Scrapy JOBDIR (as site crawls), not the private disk queue",
     )
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for the crawls"
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir = work / f"site-{pages}"
                 run_dir.mkdir()
                 bench = Bench(site, server, run_dir, None)
-                result, got, _ = bench.ours(clean=args.clean, jobdir=args.jobdir, extra=extra)
+                result, got, stats = bench.ours(clean=args.clean, jobdir=args.jobdir, extra=extra)
                 if not args.no_bare:
                     bare_result, bare_got = bench.bare()
                     bare.append(bare_result.maxrss)
@@ -77,10 +82,23 @@ def main(argv: list[str] | None = None) -> int:
             peaks.append((result.maxrss, result.tree_rss))
             # The middle of the crawl: the peak may come from work done once at the end.
             medians.append(int(statistics.median(result.rss)) if result.rss else 0)
+            # When the crawl was at its highest: a peak at the very end is work done at close.
+            top = max(range(len(result.rss)), key=result.rss.__getitem__) if result.rss else 0
+            highest = (
+                f"highest sample {result.rss[top] / MB:.0f} MiB at "
+                f"{100 * top / max(len(result.rss), 1):.0f}% of the run; "
+                if result.rss
+                else ""
+            )
+            queued = (
+                f"requests queued on disk {stats.get('scheduler/enqueued/disk', 0)}, "
+                f"in memory {stats.get('scheduler/enqueued/memory', 0)}"
+            )
             print(
                 figure(f"{kind}, {pages} articles", result.maxrss / MB, "MiB peak RSS",
                        f"(with child processes {result.tree_rss / MB:.0f} MiB; {got} pages "
-                       f"in {result.seconds:.0f} s; median while crawling {medians[-1] / MB:.0f} MiB)"),
+                       f"in {result.seconds:.0f} s; median while crawling {medians[-1] / MB:.0f} MiB; "
+                       f"{highest}{queued})"),
                 flush=True,
             )  # fmt: skip
     (small_own, small_tree), (large_own, large_tree) = peaks
