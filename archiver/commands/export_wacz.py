@@ -36,7 +36,9 @@ from archiver.wacz import export_slice, export_wacz
     type=click.Path(dir_okay=False, path_type=Path),
     help="The .wacz file to write.",
 )
-@click.option("--title", default="", help="Title in datapackage.json (default: the crawl ids).")
+@click.option(
+    "--title", default="", help="Title in datapackage.json (default: the crawl ids or the slice)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @pass_context
 def command(
@@ -49,7 +51,12 @@ def command(
     title: str,
     as_json: bool,
 ) -> int:
-    """Package a slice's WARCs with a CDXJ index and pages.jsonl (titles and text) as WACZ."""
+    """Package a crawl's WARCs, or a site's captures cut from them, as WACZ.
+
+    --crawl takes the crawl's WARCs whole. --site with --from/--to takes the site's
+    captures in the window (with their request and metadata records and each revisit's
+    original), read with Range requests from the stored WARCs.
+    """
     if output.suffix != ".wacz":
         raise click.UsageError(f"{output}: the output file name must end in .wacz")
     check_slice_options(crawl_id, site, since, until)
