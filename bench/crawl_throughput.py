@@ -360,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
             slow_kinds = [k for k in kinds if k != "full"] if latency and not args.profile else []
             plan = [(k, 0.0) for k in kinds] + [(k, latency) for k in slow_kinds]
             runs: dict[tuple[str, float], list[float]] = {key: [] for key in plan}
+            # CPU seconds per page of each run: steadier than pages/s on a shared machine,
+            # where the load can change between one run and the next.
+            cpu: dict[tuple[str, float], list[float]] = {key: [] for key in plan}
             extra: dict[str, str] = {}
             for _ in range(args.repeat):
                 for kind, delay in plan:
@@ -376,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                     if got != bench.expected:
                         print(f"warning: {kind} fetched {got} pages, the site has {bench.expected}")
                     runs[(kind, delay)].append(rate(got, result))
+                    cpu[(kind, delay)].append(result.cpu / max(got, 1))
                     print(figure(f"  {kind} run{_at(delay)}", rate(got, result), "pages/s",
                                  f"{got} pages in {result.seconds:.1f} s, "
                                  f"CPU {result.cpu / max(got, 1) * 1000:.1f} ms/page, peak RSS "
@@ -395,6 +399,14 @@ def main(argv: list[str] | None = None) -> int:
     for (kind, delay), value in figures.items():
         print(figure(names[kind] + _at(delay), value, "pages/s", extra.get(kind, "")))
     print(figure("cleaning, one process", clean, "articles/s"))
+    # The least CPU per page of each kind's rounds, compared the other way round: a ratio
+    # above 1 means fewer ms per page than the baseline.
+    cpu_ms = {key: min(v) * 1000 for key, v in cpu.items() if v}
+    if ("capture", 0.0) in cpu_ms and ("bare", 0.0) in cpu_ms:
+        print(figure("CPU per page, bare Scrapy", cpu_ms[("bare", 0.0)], "ms"))
+        print(figure("CPU per page, capture path", cpu_ms[("capture", 0.0)], "ms"))
+        print(ratio_line("CPU per page, bare / capture", cpu_ms[("bare", 0.0)],
+                         cpu_ms[("capture", 0.0)]))  # fmt: skip
     for delay in sorted({delay for _, delay in figures}):
         at = _at(delay)
         capture, bare, wget = (figures.get((k, delay)) for k in ("capture", "bare", "wget"))

@@ -57,6 +57,7 @@ def test_crawl_throughput_quick() -> None:
         # The same runs again, each response held back 20 ms by the loopback site.
         "capture / bare Scrapy, 20 ms latency",
         "capture / wget, 20 ms latency",
+        "CPU per page, bare / capture",
         f"full / ({cores} cores x cleaning rate)",
         "full / capture",
         "full / that expectation",
