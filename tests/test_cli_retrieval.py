@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,15 @@ from archiver.spool import CRAWL_FILE
 from tests.retrieval_helpers import ArchivedCrawl, archived_crawl
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _index_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands run here keep their index cache in a temporary directory, not in ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
 
 COMMANDS = ["ls", "find", "get", "fetch", "verify", "export-wacz", "replay", "reindex"]
 
