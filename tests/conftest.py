@@ -22,9 +22,11 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="session", autouse=True)
 def _aws_stays_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep boto3 away from ~/.aws and from the instance-metadata service (off this machine)."""
+    """Keep boto3 away from ~/.aws and from the instance-metadata service (off this machine),
+    and the index cache of find/get out of the runner's ~/.cache."""
     empty = tmp_path_factory.mktemp("aws-config")
     with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
         mp.setenv("AWS_CONFIG_FILE", str(empty / "config"))
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
