@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/retrieval.py                  # 20 crawls x 5 WARCs, >= 50,000 records
     .venv/bin/python bench/retrieval.py --crawls 4       # a quick look
+    .venv/bin/python bench/retrieval.py --quick          # smoke test: tiny archive, 4 MB large WARC
 
 Builds the archive with archiver.warc (no crawling): each crawl revisits every site's
 homepage and sections and adds new articles with metadata records. Each crawl's WARCs, their
@@ -17,7 +18,6 @@ baseline without the archive-wide index).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import random
@@ -31,17 +31,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
+from warcio.recordloader import ArcWarcRecord  # noqa: E402
 
 from archiver.index import ArchiveIndex, index_file, key_range, sidecar_name  # noqa: E402
 from archiver.indexcache import BLOCKS_DIR, CachedArchiveIndex  # noqa: E402
 from archiver.retrieve import closest, find, parse_response, read_capture  # noqa: E402
 from archiver.s3server import SeaweedServer  # noqa: E402
+from archiver.settings import ARCHIVER_WARC_MAX_SIZE  # noqa: E402
 from archiver.warc import (  # noqa: E402
+    ClosedWarc,
     HttpExchange,
     RotatingWarcWriter,
     build_exchange_records,
@@ -91,11 +95,52 @@ class Pages:
         ).encode()
 
 
+def exchange(
+    crawl: str, w: int, i: int, n: int, when: datetime, pages: Pages
+) -> tuple[list[ArcWarcRecord], str | None]:
+    """Page n's records (request, response, and a metadata record for an article)."""
+    site = f"site{n % SITES:02d}.example"
+    slot = i % 10
+    if slot < SECTIONS:
+        # Homepage and sections: the same URLs captured again by every crawl.
+        url = f"https://www.{site}/" + ("" if slot == 0 else f"section{slot}/")
+        body = pages.page(f"{site} front")
+        article = None
+    else:
+        url = f"https://www.{site}/news/{crawl}-{w:02d}-{i:04d}.html"
+        body = pages.page(f"Story {crawl}-{w}-{i}")
+        article = {
+            "title": f"Story {crawl}-{w}-{i}",
+            "published": f"{when:%Y-%m-%d}",
+            "body": "text",
+        }
+    request, response = build_exchange_records(
+        HttpExchange(
+            target_uri=url,
+            request_head=f"GET / HTTP/1.1\r\nHost: www.{site}\r\n\r\n".encode(),
+            request_body=b"",
+            response_head=b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n",
+            response_body=body,
+            ip_address="127.0.0.1",
+            date=when,
+        )
+    )
+    if article is None:
+        return [request, response], None
+    metadata = build_metadata_record(
+        url,
+        json.dumps(article).encode(),
+        refers_to=response.rec_headers.get_header("WARC-Record-ID"),
+        date=when,
+    )
+    return [request, response, metadata], url
+
+
 def write_crawl(
     directory: Path, crawl: int, start: datetime, warcs: int, per_warc: int, pages: Pages
-) -> tuple[list[Path], list[str]]:
+) -> tuple[list[ClosedWarc], list[str]]:
     """One crawl's WARCs: per_warc exchanges each, an article's metadata record beside it."""
-    paths: list[Path] = []
+    closed: list[ClosedWarc] = []
     urls: list[str] = []
     when = start
     for w in range(warcs):
@@ -108,76 +153,61 @@ def write_crawl(
         )
         for i in range(per_warc):
             when += timedelta(milliseconds=700)
-            site = f"site{(w * per_warc + i) % SITES:02d}.example"
-            slot = i % 10
-            if slot < SECTIONS:
-                # Homepage and sections: the same URLs captured again by every crawl.
-                url = f"https://www.{site}/" + ("" if slot == 0 else f"section{slot}/")
-                body = pages.page(f"{site} front")
-                article = None
-            else:
-                url = f"https://www.{site}/news/{crawl:03d}-{w:02d}-{i:04d}.html"
-                body = pages.page(f"Story {crawl}-{w}-{i}")
-                article = {
-                    "title": f"Story {crawl}-{w}-{i}",
-                    "published": f"{when:%Y-%m-%d}",
-                    "body": "text",
-                }
-            exchange = HttpExchange(
-                target_uri=url,
-                request_head=f"GET / HTTP/1.1\r\nHost: www.{site}\r\n\r\n".encode(),
-                request_body=b"",
-                response_head=b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n",
-                response_body=body,
-                ip_address="127.0.0.1",
-                date=when,
-            )
-            request, response = build_exchange_records(exchange)
-            records = [request, response]
-            if article is not None:
-                records.append(
-                    build_metadata_record(
-                        url,
-                        json.dumps(article).encode(),
-                        refers_to=response.rec_headers.get_header("WARC-Record-ID"),
-                        date=when,
-                    )
-                )
-                urls.append(url)
+            records, url = exchange(f"{crawl:03d}", w, i, w * per_warc + i, when, pages)
             writer.write(records)
-        closed = writer.close()
-        assert closed is not None
-        paths.append(closed.path)
-    return paths, urls
+            if url is not None:
+                urls.append(url)
+        done = writer.close()
+        assert done is not None
+        closed.append(done)
+    return closed, urls
 
 
-def store_crawl(index: ArchiveIndex, date: str, crawl_id: str, paths: list[Path]) -> int:
+def write_big_warc(
+    directory: Path, start: datetime, max_size: int, pages: Pages
+) -> tuple[ClosedWarc, list[str]]:
+    """One WARC of the crawler's size: pages written until the writer closes it at max_size."""
+    writer = RotatingWarcWriter(
+        directory,
+        prefix="bench",
+        max_size=max_size,
+        warcinfo_fields={"software": "bench/retrieval.py", "isPartOf": "crawl-big"},
+        host="bench",
+    )
+    urls: list[str] = []
+    when = start
+    i = 0
+    while not writer.closed:
+        when += timedelta(milliseconds=700)
+        records, url = exchange("big", 0, i, i, when, pages)
+        writer.write(records)
+        if url is not None:
+            urls.append(url)
+        i += 1
+    return writer.closed[0], urls
+
+
+def store_crawl(index: ArchiveIndex, date: str, crawl_id: str, warcs: list[ClosedWarc]) -> int:
     """Upload WARCs, sidecars and the manifest as a crawl leaves them; returns record count."""
     files = []
-    records = 0
-    for path in paths:
-        captures = index_file(path)
-        sidecar = path.with_name(sidecar_name(path.name))
+    for warc in warcs:
+        captures = index_file(warc.path)
+        sidecar = warc.path.with_name(sidecar_name(warc.name))
         sidecar.write_text("".join(c.line for c in captures), encoding="utf-8")
-        for local in (path, sidecar):
+        for local in (warc.path, sidecar):
             index.client.upload_file(
                 str(local), index.bucket, index.crawl_key(date, crawl_id, local.name)
             )
-        with open(path, "rb") as fh:
-            counts: dict[str, int] = {}
-            for record in ArchiveIterator(fh):
-                counts[record.rec_type] = counts.get(record.rec_type, 0) + 1
-        records += sum(counts.values())
         files.append(
             {
-                "name": path.name,
-                "size": path.stat().st_size,
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                "records": counts,
+                "name": warc.name,
+                "size": warc.size,
+                "sha256": warc.sha256,
+                "records": warc.records,
                 "sidecars": [sidecar.name],
             }
         )
-        path.unlink()
+        warc.path.unlink()
         sidecar.unlink()
     manifest = {"crawl_id": crawl_id, "start_urls": ["https://www.site00.example/"], "files": files}
     index.put_bytes(
@@ -185,7 +215,7 @@ def store_crawl(index: ArchiveIndex, date: str, crawl_id: str, paths: list[Path]
         json.dumps(manifest).encode(),
         "application/json",
     )
-    return records
+    return sum(sum(w.records.values()) for w in warcs)
 
 
 @dataclass
@@ -196,6 +226,21 @@ class GetRun:
     requests: int
     bytes_read: int
     body: bytes
+
+
+class Streamed(io.RawIOBase):
+    """A download's body as a raw stream, so io.BufferedReader can read it in large chunks."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk: bytes = self.body.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 def get_once(index: ArchiveIndex, url: str) -> GetRun:
@@ -285,7 +330,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lookups", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=15, help="gets timed cold, warm and by scan")
     parser.add_argument("--words", type=int, default=9000, help="words per page (about 60 KB)")
+    parser.add_argument(
+        "--big-warc-mb",
+        type=int,
+        default=ARCHIVER_WARC_MAX_SIZE // 10**6,
+        help="size of the one large WARC, in MB (default: ARCHIVER_WARC_MAX_SIZE, as crawls write)",
+    )
+    parser.add_argument(
+        "--big-scans", type=int, default=3, help="downloads (and scans) of the large WARC timed"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny archive and a 4 MB large WARC (smoke test)"
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.crawls, args.warcs, args.per_warc, args.words = 2, 2, 20, 2000
+        args.lookups, args.repeat, args.big_warc_mb, args.big_scans = 5, 3, 4, 2
     rng = random.Random(20261125)
     pages = Pages(rng, args.words)
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
@@ -380,6 +440,64 @@ def main(argv: list[str] | None = None) -> int:
                 warm_index, urls, rng, args.lookups, before=lambda: drop_blocks(warm_index)
             )
             runs = len(index.runs())
+
+            # One WARC of the size crawls write (ARCHIVER_WARC_MAX_SIZE), stored as a crawl of
+            # its own; get of a URL near its end against downloading (and scanning) it all.
+            big_start = time.perf_counter()
+            when = day0 + timedelta(days=args.crawls)
+            date, crawl_id = f"{when:%Y-%m-%d}", f"bench-{when:%Y%m%dT%H%M%SZ}-big"
+            big, big_urls = write_big_warc(work, when, args.big_warc_mb * 10**6, pages)
+            store_crawl(index, date, crawl_id, [big])
+            index.publish_crawl(date, crawl_id)
+            index.compact(16)
+            big_build = time.perf_counter() - big_start
+            big_target = big_urls[-1]
+            big_capture = closest(find(index, big_target), None)
+            assert big_capture is not None and big_capture.filename.endswith(big.name)
+            big_key = f"{PREFIX}/{big_capture.filename}"
+
+            def scan_big() -> bytes:
+                """Stream the WARC from storage through warcio until the record: no file, no RAM."""
+                stream = client.get_object(Bucket=bucket, Key=big_key)["Body"]
+                try:
+                    buffered = io.BufferedReader(Streamed(stream), 8 << 20)
+                    for record in ArchiveIterator(buffered):
+                        if (
+                            record.rec_type == "response"
+                            and record.rec_headers.get_header("WARC-Target-URI") == big_target
+                        ):
+                            return bytes(record.content_stream().read())
+                finally:
+                    stream.close()
+                raise AssertionError(big_target)
+
+            def download_big() -> int:
+                """Only move the bytes: the least any whole-file approach pays."""
+                stream = client.get_object(Bucket=bucket, Key=big_key)["Body"]
+                moved = 0
+                while chunk := stream.read(8 << 20):
+                    moved += len(chunk)
+                return moved
+
+            big_body = scan_big()
+            assert download_big() == big.size
+            big_cold = [
+                get_once(
+                    CachedArchiveIndex(client, bucket, PREFIX, work / f"big-cold-{i}"), big_target
+                )
+                for i in range(args.repeat)
+            ]
+            assert all(c.body == big_body for c in big_cold)
+            # Warm: cluster.idx of every run cached (the big crawl's run too), blocks not; each
+            # get asks for another article from the last tenth of the large WARC.
+            get_once(warm_index, big_urls[0])
+            tail = big_urls[-max(args.repeat, len(big_urls) // 10) :]
+            big_warm = []
+            for url in rng.sample(tail, args.repeat):
+                drop_blocks(warm_index)
+                big_warm.append(get_once(warm_index, url))
+            big_scans = [timed(scan_big, 1) for _ in range(args.big_scans)]
+            big_downloads = [timed(download_big, 1) for _ in range(args.big_scans)]
         finally:
             server.stop()
 
@@ -421,6 +539,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sidecar scan     {small_scan[0] * 1000:8.1f} ms small ({small_scan[1]} requests, {small_scan[2]} bytes), "
           f"{full_scan[0] * 1000:.1f} ms full ({full_scan[1]} requests, {full_scan[2]} bytes)")  # fmt: skip
     print(f"ratio find/scan  {full_scan[0] / full_lat:8.1f}x faster than reading every per-WARC index (full archive)")  # fmt: skip
+    big_records = sum(big.records.values())
+    print(f"large WARC       {big.size / 1e6:.0f} MB, {big_records} records, {len(big_urls)} articles; target at offset {big_capture.offset} ({big_capture.offset / big.size:.0%} in); "
+          f"written, indexed, stored and published in {big_build:.0f} s")  # fmt: skip
+    big_cold_s = statistics.median(c.seconds for c in big_cold)
+    big_warm_s = statistics.median(w.seconds for w in big_warm)
+    big_scan_s = statistics.median(big_scans)
+    big_download_s = statistics.median(big_downloads)
+    big_cold_bytes = statistics.median(c.bytes_read for c in big_cold)
+    big_warm_bytes = statistics.median(w.bytes_read for w in big_warm)
+    big_cold_req = statistics.median(c.requests for c in big_cold)
+    big_warm_req = statistics.median(w.requests for w in big_warm)
+    print(f"large get cold   {spread([c.seconds for c in big_cold])}  {big_cold_bytes:>10.0f} bytes  {big_cold_req:.0f} requests (list runs, each run's cluster.idx and block(s), 1 record Range)")  # fmt: skip
+    print(f"large get warm   {spread([w.seconds for w in big_warm])}  {big_warm_bytes:>10.0f} bytes  {big_warm_req:.0f} requests (list runs, block(s), 1 record Range; cluster.idx cached, blocks not)")  # fmt: skip
+    print(f"large download+scan {spread(big_scans)}  {big.size:>10} bytes  1 request (its whole WARC streamed through warcio to the record)")  # fmt: skip
+    print(f"large download   {spread(big_downloads)}  {big.size:>10} bytes  1 request (its whole WARC, bytes only, not parsed)")  # fmt: skip
+    print(f"ratio large get cold {big_scan_s / big_cold_s:6.1f}  (download+scan time / get time; {big.size / big_cold_bytes:.0f}x fewer bytes)")  # fmt: skip
+    print(f"ratio large get warm {big_scan_s / big_warm_s:6.1f}  (download+scan time / get time; {big.size / big_warm_bytes:.0f}x fewer bytes)")  # fmt: skip
+    print(f"ratio large download/get warm {big_download_s / big_warm_s:6.1f}  (download-only time / warm get time)")  # fmt: skip
     return 0
 
 

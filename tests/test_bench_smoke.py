@@ -97,6 +97,46 @@ def test_warc_write_quick() -> None:
     _finite_positive(ratios)
 
 
+# bench/retrieval.py's ratio lines explain themselves after the number: "(...)" or "x faster ...".
+RETRIEVAL_RATIO = re.compile(r"^ratio (.+?)\s+([0-9.]+)x?\s+(?:\(|faster )")
+RETRIEVAL_BYTES = re.compile(r"^(large get warm|large download) .*?\s([0-9]+) bytes ")
+
+
+def test_retrieval_quick() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "retrieval.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ratios: dict[str, float] = {}
+    moved: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("ratio "):
+            match = RETRIEVAL_RATIO.match(line)
+            assert match, f"malformed ratio line: {line!r}"
+            ratios[match[1].strip()] = float(match[2])
+        elif bytes_match := RETRIEVAL_BYTES.match(line):
+            moved[bytes_match[1]] = int(bytes_match[2])
+    assert set(ratios) == {
+        "get cold",
+        "get warm",
+        "get after find",
+        "warm/cold",
+        "warm/uncached",
+        "find",
+        "find/scan",
+        "large get cold",
+        "large get warm",
+        "large download/get warm",
+    }, ratios
+    _finite_positive(ratios)
+    # A get reads index blocks and one record, never the WARC that holds it.
+    assert moved["large get warm"] * 10 < moved["large download"], moved
+
+
 def test_pytest_collects_nothing_from_bench() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "bench"],
