@@ -54,12 +54,10 @@ def test_sweep_removes_frontiers_of_dead_processes_only(tmp_path: Path) -> None:
     root = tmp_path / FRONTIER_DIR
     live = PrivateFrontier.create(root)
     # A frontier whose process died: its lock file is there, nobody holds it.
-    dead = PrivateFrontier.create(root)
-    (dead.path / "requests.queue").mkdir()
-    (dead.path / "requests.queue" / "q00000").write_bytes(b"x" * 100)
-    assert dead._lock_fd is not None
-    os.close(dead._lock_fd)
-    dead._lock_fd = None
+    dead = root / "12345-dead"
+    (dead / "requests.queue").mkdir(parents=True)
+    (dead / "requests.queue" / "q00000").write_bytes(b"x" * 100)
+    (dead / LOCK_FILE).touch()
     # Being created (no lock file yet), and one left so by a crash long ago.
     young = root / "young"
     young.mkdir()
@@ -67,9 +65,9 @@ def test_sweep_removes_frontiers_of_dead_processes_only(tmp_path: Path) -> None:
     old.mkdir()
     os.utime(old, (0, 0))
     removed = sweep(root, now=UNLOCKED_GRACE_SECONDS + 10)
-    assert sorted(removed) == sorted([dead.path, old])
+    assert sorted(removed) == sorted([dead, old])
     assert live.path.is_dir() and young.is_dir()
-    assert not dead.path.exists() and not old.exists()
+    assert not dead.exists() and not old.exists()
     # The live one's lock is held until it removes itself.
     fd = os.open(live.path / LOCK_FILE, os.O_RDWR)
     try:
