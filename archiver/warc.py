@@ -603,7 +603,8 @@ class _HashingFile:
         self.raw = raw
         self.size = 0
         self.sha256 = hashlib.sha256()
-        # Compressed bytes are a few percent of what gzip reads: a second hash costs little.
+        # SHA-256 runs many times faster than gzip compresses: a second hash of its output
+        # costs the writer little.
         self.part_size = part_size
         self.parts: list[bytes] = []
         self._part = hashlib.sha256()

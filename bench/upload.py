@@ -3,6 +3,7 @@
     .venv/bin/python bench/upload.py                  # a 10 MB and a 1 GB file, 3 rounds
     .venv/bin/python bench/upload.py --quick          # 10 MB and 70 MB once: a smoke run
     .venv/bin/python bench/upload.py --repeat 5       # five rounds
+    .venv/bin/python bench/upload.py --same-process 4 # 4 alternating 1 GB pairs, one process
 
 Each upload runs in a fresh process against a SeaweedFS started here on 127.0.0.1, so its
 peak RSS (VmHWM, read from /proc) belongs to that upload alone.  The time is measured inside
@@ -23,6 +24,11 @@ over that time:
 - boto3 defaults (large file only): `upload_file` with boto3's own TransferConfig
   (8 MiB parts, 10 threads), to show what the project's part size and threads cost.
 
+With --same-process, the large file instead goes up N times each way, alternating, in
+this process with one client (no start-up, no drift between rounds), and the CPU seconds of
+this process and of the SeaweedFS process are shown; a third way is boto3 told to send
+SHA-256 checksums (botocore hashing every part), to separate the server's SHA-256 check.
+
 Files are random bytes, written once per run; each round uploads each file each way, in
 turn.  The figures are the best round; the ranges are over all rounds, and each ratio's
 range pairs the uploads of one round.
@@ -42,7 +48,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import MB, child_env, figure, ratio_line, run_measured, seaweed, workdir
+from _common import (
+    MB,
+    _cpu_seconds,
+    _descendants,
+    child_env,
+    figure,
+    ratio_line,
+    run_measured,
+    seaweed,
+    workdir,
+)
 
 from archiver.s3server import REGION
 from archiver.storage import LocalDigest, S3Config, Uploader, make_client
@@ -129,6 +145,45 @@ def upload(
     return path.stat().st_size / MB / seconds, result.maxrss, result.cpu
 
 
+def same_process(path: Path, digest: Path, server: Any, bucket: str, pairs: int) -> None:
+    """Alternate the large file's uploads in this process; print totals, CPU and the ratio."""
+    os.environ.update(child_env(server))
+    cfg = S3Config(bucket=bucket, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region=REGION)
+    uploader = Uploader(cfg)
+    client, config = uploader.client, uploader.transfer_config
+    written = load_digest(digest)
+    weed = [server.pid, *_descendants(server.pid)]
+    ways: dict[str, Any] = {
+        "boto3": lambda key: client.upload_file(str(path), bucket, key, Config=config),
+        "boto3 SHA-256": lambda key: client.upload_file(
+            str(path), bucket, key, ExtraArgs={"ChecksumAlgorithm": "SHA256"}, Config=config
+        ),
+        "ours": lambda key: uploader.upload_file(path, key, written=written, check_existing=False),
+    }
+    seconds: dict[str, list[float]] = {}
+    cpu: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(pairs):
+        for name, send in ways.items():
+            key = f"bench/same/{secrets.token_hex(6)}"
+            server_cpu = sum(_cpu_seconds(pid) for pid in weed)
+            own_cpu = time.process_time()
+            start = time.perf_counter()
+            send(key)
+            seconds.setdefault(name, []).append(time.perf_counter() - start)
+            server_cpu = sum(_cpu_seconds(pid) for pid in weed) - server_cpu
+            cpu.setdefault(name, []).append((time.process_time() - own_cpu, server_cpu))
+            client.delete_object(Bucket=bucket, Key=key)
+    gb = path.stat().st_size / 1024**3
+    for name, times in seconds.items():
+        own = [c / gb for c, _ in cpu[name]]
+        weed_cpu = [w / gb for _, w in cpu[name]]
+        note = (f"{spread(times)} s each; CPU per GB: here {spread(own)} s, "
+                f"SeaweedFS {spread(weed_cpu)} s")  # fmt: skip
+        print(figure(f"{name}, {pairs} uploads in one process", sum(times), "s in all", note))
+    print(ratio_line("ours / boto3, one process", sum(seconds["boto3"]), sum(seconds["ours"]),
+                     ">= 0.9"))  # fmt: skip
+
+
 def spread(values: list[float]) -> str:
     """`low-high` of repeated figures."""
     return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
@@ -141,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", type=int, default=1024, help="large file, MB (default 1024)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--quick", action="store_true", help="10 MB and 70 MB once: a smoke run")
+    parser.add_argument(
+        "--same-process", type=int, metavar="N", help="N alternating large uploads in one process"
+    )
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -152,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         server.create_bucket(bucket)
         # The writer hashes parts of the configured size (Uploader takes them when they match).
         part_size = S3Config(bucket=bucket).multipart_chunksize
+        if args.same_process:
+            path, digest = make_file(work / f"large-{large}MB.bin", large * MB, part_size)
+            # The first upload to a new bucket also makes its volumes: keep it out.
+            server.client().put_object(Bucket=bucket, Key="warm-up", Body=os.urandom(MB))
+            same_process(path, digest, server, bucket, args.same_process)
+            return 0
         files = {
             "small": make_file(work / f"small-{small}MB.bin", small * MB, part_size),
             "large": make_file(work / f"large-{large}MB.bin", large * MB, part_size),
