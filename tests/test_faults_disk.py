@@ -108,7 +108,7 @@ def full_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullDisk]:
     try:
         with GeneratedSite(2000) as site:
             proc = _crawl(site.url, spool, "-a", "max_pages=400")
-        (root,) = [p for p in spool.iterdir() if p.is_dir()]
+        (root,) = [p for p in spool.iterdir() if p.is_dir() and not p.name.startswith("_")]
         yield FullDisk(CrawlDir.load(root), proc.stderr, proc.returncode)
     finally:
         _umount(spool)

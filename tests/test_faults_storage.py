@@ -413,7 +413,7 @@ def test_storage_going_down_mid_crawl_loses_nothing(
     stored_before = {k for k in s3_bucket.list_keys() if k.endswith(".warc.gz")}
     assert len(stored_before) >= 2
     assert "event=upload_failed" in log and "event=uploads_waiting" in log
-    (crawl_dir,) = [p for p in spool.iterdir() if p.is_dir()]
+    (crawl_dir,) = [p for p in spool.iterdir() if p.is_dir() and not p.name.startswith("_")]
     manifest = json.loads((crawl_dir / "manifest.json").read_text(encoding="utf-8"))
     waiting = manifest["uploads_waiting"]
     assert waiting and manifest["stats"]["archiver/upload/failed"] >= 1

@@ -107,7 +107,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         for s in site.sent:
             sent.setdefault(s.path, []).append(s)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    (crawl_dir,) = [p for p in spool.iterdir() if p.is_dir()]
+    (crawl_dir,) = [p for p in spool.iterdir() if p.is_dir() and not p.name.startswith("_")]
     warcs = sorted(crawl_dir.glob("*.warc.gz"))
     responses: dict[str, list[dict[str, Any]]] = {}
     metadata: set[str] = set()
@@ -179,8 +179,13 @@ def test_pages_larger_than_download_maxsize_are_cut_and_marked_truncated(
     for record in (announced, streamed):
         assert record["status"] == 200
         assert record["truncated"] == "length"
-        assert record["payload"].startswith(b"<!DOCTYPE html>")
         assert len(record["payload"]) < HUGE_SIZE
+    # Whatever of the announced page's body came with its head is kept (on a busy machine
+    # that can be nothing); the streamed one was read up to the limit.
+    doctype = b"<!DOCTYPE html>"
+    head = announced["payload"][: len(doctype)]
+    assert head == doctype[: len(head)]
+    assert streamed["payload"].startswith(b"<!DOCTYPE html>")
     # With Content-Length Scrapy gives up as soon as the head arrives; without it the body
     # is read up to the limit, and everything read is archived.
     assert len(streamed["payload"]) > MAXSIZE
