@@ -1126,6 +1126,18 @@ class ArchiveIndex:
                 return None
             raise
 
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored at the key (one HEAD)."""
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return False
+            raise
+        finally:
+            self.requests += 1
+        return True
+
     def stream_lines(self, key: str) -> Iterator[str] | None:
         """The lines of a text object as they arrive (None when there is none at the key)."""
         try:
@@ -1315,13 +1327,21 @@ class ArchiveIndex:
             if stored is not None:
                 yield relative, stored
                 continue
-            captures = self.index_stored_warc(storage_key(self.prefix, relative), name)
-            lines = [c.line for c in captures]
-            if self.get_optional(sidecar_key) is None:
-                self.put_bytes(
-                    sidecar_key, "".join(lines).encode("utf-8"), content_type_for(".cdxj")
+            # Indexed as it streams in, to a local file: memory does not follow the WARC's size.
+            with tempfile.TemporaryDirectory(prefix="archiver-index-") as tmp:
+                work = Path(tmp)
+                body = self.client.get_object(
+                    Bucket=self.bucket, Key=storage_key(self.prefix, relative)
+                )["Body"]
+                self.requests += 1
+                path = write_lines(
+                    work / sidecar_name(name),
+                    iter_index_lines(cast(IO[bytes], body), name, work),
                 )
-            yield relative, lines
+                if not self.exists(sidecar_key):
+                    self.put_file(sidecar_key, path)
+                with open(path, encoding="utf-8") as lines:
+                    yield relative, lines
 
     def index_stored_warc(self, key: str, name: str) -> list[Capture]:
         """Stream a stored WARC through the indexer (one GET, nothing written to disk)."""
