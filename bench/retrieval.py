@@ -13,6 +13,15 @@ cluster.idx cached, a different URL each time) and after a `find` of the same UR
 index block cached too), against downloading its WARC and scanning it (time as median and range, bytes, requests, and the ratios), and `find` latency when the
 archive holds 1/10 of the crawls and all of them, against reading every per-WARC index (the
 baseline without the archive-wide index).
+
+The archive's WARCs are small (about 2.7 MB) so that it holds many; on loopback moving a
+whole 2.7 MB file costs about as much as a request. So the run then adds one WARC of the
+size crawls write (--big-warc-mb, default ARCHIVER_WARC_MAX_SIZE: 1 GB), made of the same
+pages by the same writer until it rotates, stored, indexed and published as a crawl of its
+own, and times `get` of a URL near its end, cold and warm, against streaming the whole WARC
+through warcio to that record and against only downloading it. It needs about twice
+--big-warc-mb free on disk for a moment (the file, then its copy in SeaweedFS) and
+streams it; nothing holds it in memory.
 """
 
 from __future__ import annotations
