@@ -440,6 +440,40 @@ def _joined(line: str, join: _MetadataJoin) -> str:
     return cdxj_line(capture.key, capture.timestamp, fields)
 
 
+class _SortedRuns:
+    """Lines sorted in bounded memory: with a workdir, every run_lines lines are sorted and
+    spilled there as a run, and the runs are merged at the end."""
+
+    def __init__(self, workdir: Path | None, run_lines: int) -> None:
+        self.workdir = workdir
+        self.run_lines = run_lines
+        self.buffer: list[str] = []
+        self.runs: list[Path] = []
+
+    def add(self, line: str) -> bool:
+        """Keep a line; True when the buffer is due to be spilled (see spill)."""
+        self.buffer.append(line)
+        return self.workdir is not None and len(self.buffer) >= self.run_lines
+
+    def spill(self) -> None:
+        """Write the buffer, sorted, as the next run."""
+        assert self.workdir is not None
+        self.buffer.sort()
+        self.runs.append(self.workdir / f"run-{len(self.runs):05d}.cdxj")
+        with open(self.runs[-1], "w", encoding="utf-8") as out:
+            out.writelines(self.buffer)
+        self.buffer = []
+
+    def merged(self) -> Iterator[str]:
+        """Every line kept, in order."""
+        self.buffer.sort()
+        with contextlib.ExitStack() as stack:
+            inputs: list[Iterable[str]] = [
+                stack.enter_context(open(run, encoding="utf-8")) for run in self.runs
+            ]
+            yield from heapq.merge(*inputs, self.buffer) if self.runs else self.buffer
+
+
 def iter_index_lines(
     stream: IO[bytes],
     filename: str,
@@ -459,29 +493,17 @@ def iter_index_lines(
     fields come after it, so runs can be sorted before the join.
     """
     join = _MetadataJoin()
-    buffer: list[str] = []
-    runs: list[Path] = []
+    runs = _SortedRuns(workdir, run_lines)
     try:
         for entry in _scan(stream, filename):
             join.add(entry)
-            buffer.append(entry.line)
-            if workdir is not None and len(buffer) >= run_lines:
+            if runs.add(entry.line) and workdir is not None:
                 join.spill(workdir / "join.sqlite3")
-                buffer.sort()
-                runs.append(workdir / f"run-{len(runs):05d}.cdxj")
-                with open(runs[-1], "w", encoding="utf-8") as out:
-                    out.writelines(buffer)
-                buffer = []
+                runs.spill()
         join.finish()
-        buffer.sort()
         plain = join.empty
-        with contextlib.ExitStack() as stack:
-            inputs: list[Iterable[str]] = [
-                stack.enter_context(open(run, encoding="utf-8")) for run in runs
-            ]
-            lines = heapq.merge(*inputs, buffer) if runs else iter(buffer)
-            for line in lines:
-                yield line if plain else _joined(line, join)
+        for line in runs.merged():
+            yield line if plain else _joined(line, join)
     finally:
         join.close()
 
@@ -683,8 +705,7 @@ def iter_crawl_lines(
     joining does not move a line.
     """
     join = _CrawlJoin()
-    buffer: list[str] = []
-    runs: list[Path] = []
+    runs = _SortedRuns(workdir, run_lines)
     try:
         for path, lines in sidecars:
             for line in lines:
@@ -706,24 +727,16 @@ def iter_crawl_lines(
                 record_id = fields.get("record_id")
                 if record_id:
                     join.add_capture(str(record_id), path, capture.offset, "meta_offset" in fields)
-                buffer.append(cdxj_line(capture.key, capture.timestamp, fields))
-                if workdir is not None and len(buffer) >= run_lines:
+                if (
+                    runs.add(cdxj_line(capture.key, capture.timestamp, fields))
+                    and workdir is not None
+                ):
                     join.spill(workdir / "join.sqlite3")
-                    buffer.sort()
-                    runs.append(workdir / f"run-{len(runs):05d}.cdxj")
-                    with open(runs[-1], "w", encoding="utf-8") as out:
-                        out.writelines(buffer)
-                    buffer = []
+                    runs.spill()
         join.finish()
-        buffer.sort()
         plain = join.empty
-        with contextlib.ExitStack() as stack:
-            inputs: list[Iterable[str]] = [
-                stack.enter_context(open(run, encoding="utf-8")) for run in runs
-            ]
-            merged = heapq.merge(*inputs, buffer) if runs else iter(buffer)
-            for line in merged:
-                yield line if plain else _crawl_joined(line, join)
+        for line in runs.merged():
+            yield line if plain else _crawl_joined(line, join)
     finally:
         join.close()
 
