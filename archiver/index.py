@@ -322,7 +322,45 @@ def _scan(stream: IO[bytes], filename: str) -> Iterator[_Entry]:
 _Attachment = tuple[dict[str, str], int, int]
 
 
-class _MetadataJoin:
+class _SpillableJoin:
+    """What the two joins below share: dicts in memory until spilled to a SQLite scratch
+    file (no journal, no fsync: it is rebuilt from the WARCs if anything goes wrong)."""
+
+    _metadata: Mapping[str, object]
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+
+    @staticmethod
+    def _scratch(path: Path, *schema: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("BEGIN")
+        for statement in schema:
+            db.execute(statement)
+        return db
+
+    def finish(self) -> None:
+        """End the writes (commit the SQLite transaction)."""
+        if self._db is not None:
+            self._db.execute("COMMIT")
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing refers to anything (nothing to join)."""
+        if self._db is None:
+            return not self._metadata
+        return self._db.execute("SELECT 1 FROM metadata LIMIT 1").fetchone() is None
+
+    def close(self) -> None:
+        """Close the SQLite file, if any."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+class _MetadataJoin(_SpillableJoin):
     """Which metadata records describe which capture: in dicts, or in SQLite once spilled.
 
     A capture is joined to every metadata record of the file that refers to its record id,
@@ -331,9 +369,9 @@ class _MetadataJoin:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._captures: dict[str, int] = {}
         self._metadata: dict[str, list[_Attachment]] = {}
-        self._db: sqlite3.Connection | None = None
 
     def add(self, entry: _Entry) -> None:
         """Note a capture's record id or a metadata record's attachment."""
@@ -361,16 +399,13 @@ class _MetadataJoin:
         """Move what is held so far into a SQLite file; later records go there too."""
         if self._db is not None:
             return
-        db = sqlite3.connect(path, isolation_level=None)
-        db.execute("PRAGMA journal_mode = OFF")
-        db.execute("PRAGMA synchronous = OFF")
-        db.execute("BEGIN")
-        db.execute("CREATE TABLE capture (record_id TEXT PRIMARY KEY, offset INTEGER)")
-        db.execute(
+        db = self._scratch(
+            path,
+            "CREATE TABLE capture (record_id TEXT PRIMARY KEY, offset INTEGER)",
             "CREATE TABLE metadata (seq INTEGER PRIMARY KEY, refers_to TEXT, article TEXT,"
-            " offset INTEGER, length INTEGER)"
+            " offset INTEGER, length INTEGER)",
+            "CREATE INDEX metadata_refers_to ON metadata (refers_to, seq)",
         )
-        db.execute("CREATE INDEX metadata_refers_to ON metadata (refers_to, seq)")
         db.executemany("INSERT INTO capture VALUES (?, ?)", self._captures.items())
         db.executemany(
             "INSERT INTO metadata (refers_to, article, offset, length) VALUES (?, ?, ?, ?)",
@@ -382,18 +417,6 @@ class _MetadataJoin:
         )
         self._captures, self._metadata = {}, {}
         self._db = db
-
-    def finish(self) -> None:
-        """End the writes (commit the SQLite transaction)."""
-        if self._db is not None:
-            self._db.execute("COMMIT")
-
-    @property
-    def empty(self) -> bool:
-        """True when no metadata record refers to anything (nothing to join)."""
-        if self._db is None:
-            return not self._metadata
-        return self._db.execute("SELECT 1 FROM metadata LIMIT 1").fetchone() is None
 
     def attachments(self, record_id: str, offset: int) -> list[_Attachment]:
         """The metadata joined to the capture with this record id at this offset."""
@@ -417,12 +440,6 @@ class _MetadataJoin:
             (json.loads(article), meta_offset, meta_length)
             for article, meta_offset, meta_length in rows
         ]
-
-    def close(self) -> None:
-        """Close the SQLite file, if any."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
 
 
 def _joined(line: str, join: _MetadataJoin) -> str:
@@ -586,7 +603,7 @@ def relative_path(crawl_date: str, crawl_id: str, name: str) -> str:
     return object_key("", crawl_date, crawl_id, name)
 
 
-class _CrawlJoin:
+class _CrawlJoin(_SpillableJoin):
     """Metadata of a crawl joined to captures across its files: in dicts, or SQLite once spilled.
 
     As the in-memory join always did: a capture is the last line of the crawl holding its
@@ -595,9 +612,9 @@ class _CrawlJoin:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._captures: dict[str, tuple[str, int, bool]] = {}
         self._metadata: dict[str, tuple[dict[str, str], int, int, str]] = {}
-        self._db: sqlite3.Connection | None = None
 
     def add_capture(self, record_id: str, path: str, offset: int, joined: bool) -> None:
         """Note a capture (the last one with a record id wins)."""
@@ -625,17 +642,12 @@ class _CrawlJoin:
         """Move what is held so far into a SQLite file; later lines go there too."""
         if self._db is not None:
             return
-        db = sqlite3.connect(path, isolation_level=None)
-        db.execute("PRAGMA journal_mode = OFF")
-        db.execute("PRAGMA synchronous = OFF")
-        db.execute("BEGIN")
-        db.execute(
+        db = self._scratch(
+            path,
             "CREATE TABLE capture (record_id TEXT PRIMARY KEY, path TEXT, offset INTEGER,"
-            " joined INTEGER)"
-        )
-        db.execute(
+            " joined INTEGER)",
             "CREATE TABLE metadata (refers_to TEXT PRIMARY KEY, article TEXT, offset INTEGER,"
-            " length INTEGER, path TEXT)"
+            " length INTEGER, path TEXT)",
         )
         db.executemany(
             "INSERT INTO capture VALUES (?, ?, ?, ?)",
@@ -647,18 +659,6 @@ class _CrawlJoin:
         )
         self._captures, self._metadata = {}, {}
         self._db = db
-
-    def finish(self) -> None:
-        """End the writes (commit the SQLite transaction)."""
-        if self._db is not None:
-            self._db.execute("COMMIT")
-
-    @property
-    def empty(self) -> bool:
-        """True when no metadata line refers to anything (nothing to join)."""
-        if self._db is None:
-            return not self._metadata
-        return self._db.execute("SELECT 1 FROM metadata LIMIT 1").fetchone() is None
 
     def attachment(
         self, record_id: str, path: str, offset: int
@@ -681,12 +681,6 @@ class _CrawlJoin:
         if own is None or tuple(own) != (path, offset, 0):
             return None
         return json.loads(row[0]), int(row[1]), int(row[2]), str(row[3])
-
-    def close(self) -> None:
-        """Close the SQLite file, if any."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
 
 
 def iter_crawl_lines(
