@@ -13,22 +13,18 @@ from pathlib import Path
 import click
 
 from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.commands.fetch import check_slice_options, select_crawls, select_site_slice
+from archiver.commands.fetch import (
+    check_slice_options,
+    select_crawls,
+    select_site_slice,
+    slice_options,
+)
 from archiver.retrieve import Progress, iter_progress_total
 from archiver.wacz import export_slice, export_wacz
 
 
 @click.command("export-wacz")
-@click.option("--crawl", "crawl_id", metavar="ID", help="One crawl.")
-@click.option(
-    "--site",
-    metavar="HOST",
-    help="Captures of this host or domain (subdomains too), via the index.",
-)
-@click.option(
-    "--from", "since", metavar="DATE", help="First capture date or timestamp (with --site)."
-)
-@click.option("--to", "until", metavar="DATE", help="Last capture date or timestamp (with --site).")
+@slice_options
 @click.option(
     "-o",
     "--output",

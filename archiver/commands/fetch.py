@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -83,17 +85,40 @@ def slice_crawls(index: ArchiveIndex, chosen: Slice) -> list[StoredCrawl]:
     return crawls
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def slice_options(command: F) -> F:
+    """The options naming a slice of the archive, shared by fetch and export-wacz:
+    --crawl ID, or --site HOST with --from/--to."""
+    for option in reversed(
+        (
+            click.option("--crawl", "crawl_id", metavar="ID", help="One crawl."),
+            click.option(
+                "--site",
+                metavar="HOST",
+                help="Captures of this host or domain (subdomains too), via the index.",
+            ),
+            click.option(
+                "--from",
+                "since",
+                metavar="DATE",
+                help="First capture date or timestamp (with --site).",
+            ),
+            click.option(
+                "--to",
+                "until",
+                metavar="DATE",
+                help="Last capture date or timestamp (with --site).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.command("fetch")
-@click.option("--crawl", "crawl_id", metavar="ID", help="One crawl.")
-@click.option(
-    "--site",
-    metavar="HOST",
-    help="Captures of this host or domain (subdomains too), via the index.",
-)
-@click.option(
-    "--from", "since", metavar="DATE", help="First capture date or timestamp (with --site)."
-)
-@click.option("--to", "until", metavar="DATE", help="Last capture date or timestamp (with --site).")
+@slice_options
 @click.option(
     "-o",
     "--output",
