@@ -237,6 +237,15 @@ class GetRun:
     body: bytes
 
 
+def medians(runs: list[GetRun]) -> tuple[float, float, float]:
+    """Median seconds, bytes read and requests of some gets."""
+    return (
+        statistics.median(r.seconds for r in runs),
+        statistics.median(r.bytes_read for r in runs),
+        statistics.median(r.requests for r in runs),
+    )
+
+
 class Streamed(io.RawIOBase):
     """A download's body as a raw stream, so io.BufferedReader can read it in large chunks."""
 
@@ -516,29 +525,19 @@ def main(argv: list[str] | None = None) -> int:
     full_scan = results["full-scan"]
     print(f"archive          {full_warcs} WARCs, {full_records} records, {len(urls)} articles, "
           f"{args.crawls} crawls, {runs} index run(s); built in {build_seconds:.0f} s")  # fmt: skip
-    cold_s = statistics.median(c.seconds for c in cold)
-    warm_s = statistics.median(w.seconds for w in warm)
+    cold_s, cold_bytes, cold_req = medians(cold)
+    warm_s, warm_bytes, warm_req = medians(warm)
+    after_s, after_bytes, after_req = medians(after_find)
+    uncached_s, uncached_bytes, uncached_req = medians(uncached)
     scan_s = statistics.median(scans)
-    cold_req, warm_req = (
-        statistics.median(c.requests for c in cold),
-        statistics.median(w.requests for w in warm),
-    )
-    cold_bytes, warm_bytes = (
-        statistics.median(c.bytes_read for c in cold),
-        statistics.median(w.bytes_read for w in warm),
-    )
     print(f"get cold         {spread([c.seconds for c in cold])}  {cold_bytes:>10.0f} bytes  {cold_req:.0f} requests (list runs, each run's cluster.idx and block(s), 1 record Range)")  # fmt: skip
     print(f"get warm         {spread([w.seconds for w in warm])}  {warm_bytes:>10.0f} bytes  {warm_req:.0f} requests (list runs, block(s), 1 record Range; cluster.idx cached, blocks not)")  # fmt: skip
-    after_s = statistics.median(a.seconds for a in after_find)
-    after_req = statistics.median(a.requests for a in after_find)
-    print(f"get after find   {spread([a.seconds for a in after_find])}  {statistics.median(a.bytes_read for a in after_find):>10.0f} bytes  {after_req:.0f} requests (list runs, 1 record Range; its index block cached by the find)")  # fmt: skip
-    uncached_s = statistics.median(u.seconds for u in uncached)
-    uncached_req = statistics.median(u.requests for u in uncached)
-    print(f"get uncached     {spread([u.seconds for u in uncached])}  {statistics.median(u.bytes_read for u in uncached):>10.0f} bytes  {uncached_req:.0f} requests (before the cache: runs one after another)")  # fmt: skip
+    print(f"get after find   {spread([a.seconds for a in after_find])}  {after_bytes:>10.0f} bytes  {after_req:.0f} requests (list runs, 1 record Range; its index block cached by the find)")  # fmt: skip
+    print(f"get uncached     {spread([u.seconds for u in uncached])}  {uncached_bytes:>10.0f} bytes  {uncached_req:.0f} requests (before the cache: runs one after another)")  # fmt: skip
     print(f"download+scan    {spread(scans)}  {warc_bytes:>10} bytes  1 request (its whole WARC)")  # fmt: skip
     print(f"ratio get cold   {scan_s / cold_s:8.2f}  (download+scan time / get time; {warc_bytes / cold_bytes:.0f}x fewer bytes)")  # fmt: skip
     print(f"ratio get warm   {scan_s / warm_s:8.2f}  (download+scan time / get time; {warc_bytes / warm_bytes:.0f}x fewer bytes)")  # fmt: skip
-    print(f"ratio get after find {scan_s / after_s:4.2f}  (download+scan time / get time; {warc_bytes / statistics.median(a.bytes_read for a in after_find):.0f}x fewer bytes)")  # fmt: skip
+    print(f"ratio get after find {scan_s / after_s:4.2f}  (download+scan time / get time; {warc_bytes / after_bytes:.0f}x fewer bytes)")  # fmt: skip
     print(f"ratio warm/cold  {warm_s / cold_s:8.2f}  (warm get time / cold get time; {warm_req:.0f} against {cold_req:.0f} requests)")  # fmt: skip
     print(f"ratio warm/uncached {warm_s / uncached_s:5.2f}  (warm get time / get time without the cache; {warm_req:.0f} against {uncached_req:.0f} requests)")  # fmt: skip
     print(f"find warm        {warm_find * 1000:8.1f} ms  ({full_warcs} WARCs, {warm_find_req} requests/lookup, cluster.idx cached, blocks not)")  # fmt: skip
@@ -551,14 +550,10 @@ def main(argv: list[str] | None = None) -> int:
     big_records = sum(big.records.values())
     print(f"large WARC       {big.size / 1e6:.0f} MB, {big_records} records, {len(big_urls)} articles; target at offset {big_capture.offset} ({big_capture.offset / big.size:.0%} in); "
           f"written, indexed, stored and published in {big_build:.0f} s")  # fmt: skip
-    big_cold_s = statistics.median(c.seconds for c in big_cold)
-    big_warm_s = statistics.median(w.seconds for w in big_warm)
+    big_cold_s, big_cold_bytes, big_cold_req = medians(big_cold)
+    big_warm_s, big_warm_bytes, big_warm_req = medians(big_warm)
     big_scan_s = statistics.median(big_scans)
     big_download_s = statistics.median(big_downloads)
-    big_cold_bytes = statistics.median(c.bytes_read for c in big_cold)
-    big_warm_bytes = statistics.median(w.bytes_read for w in big_warm)
-    big_cold_req = statistics.median(c.requests for c in big_cold)
-    big_warm_req = statistics.median(w.requests for w in big_warm)
     print(f"large get cold   {spread([c.seconds for c in big_cold])}  {big_cold_bytes:>10.0f} bytes  {big_cold_req:.0f} requests (list runs, each run's cluster.idx and block(s), 1 record Range)")  # fmt: skip
     print(f"large get warm   {spread([w.seconds for w in big_warm])}  {big_warm_bytes:>10.0f} bytes  {big_warm_req:.0f} requests (list runs, block(s), 1 record Range; cluster.idx cached, blocks not)")  # fmt: skip
     print(f"large download+scan {spread(big_scans)}  {big.size:>10} bytes  1 request (its whole WARC streamed through warcio to the record)")  # fmt: skip
