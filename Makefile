@@ -39,7 +39,7 @@ $(REPLAYWEB_STAMP): $(REPLAYWEB)/package.json $(REPLAYWEB)/package-lock.json
 replayweb: $(REPLAYWEB_STAMP)
 
 demo: $(STAMP)
-	$(PY) -m archiver.demo
+	$(PY) -m archiver.devserver.demo
 
 test: $(STAMP) $(REPLAYWEB_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import sys
-from typing import Any
 
 import click
 
 from archiver import __version__
-from archiver.config import SettingError, load_settings
-
-EXIT_OK = 0
-EXIT_FAILURE = 1  # the command ran and found a problem (failed upload, mismatch, ...)
-EXIT_USAGE = 2  # bad arguments or settings; click uses 2 for usage errors too
-
-
-class Context:
-    """What every subcommand gets: the project settings with the -s overrides applied."""
-
-    def __init__(self, overrides: tuple[str, ...], verbose: int) -> None:
-        self.overrides = overrides
-        self.verbose = verbose
-        self._settings: Any = None
-
-    @property
-    def settings(self) -> Any:
-        """Scrapy Settings, loaded once on first use."""
-        if self._settings is None:
-            try:
-                self._settings = load_settings(self.overrides)
-            except SettingError as exc:
-                raise click.UsageError(str(exc)) from None
-        return self._settings
-
-
-pass_context = click.make_pass_decorator(Context)
+from archiver.commands import (
+    clean,
+    crawl,
+    export_wacz,
+    extract,
+    fetch,
+    find,
+    get,
+    ls,
+    reindex,
+    replay,
+    status,
+    upload,
+    verify,
+)
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,19 +45,22 @@ def cli(ctx: click.Context, overrides: tuple[str, ...], verbose: int) -> None:
     ctx.obj = Context(overrides, verbose)
 
 
-def _register_commands() -> None:
-    import archiver.commands as package
-
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        command = getattr(module, "command", None)
-        if isinstance(command, click.Command):
-            cli.add_command(command)
-
-
-_register_commands()
+for _module in (
+    clean,
+    crawl,
+    export_wacz,
+    extract,
+    fetch,
+    find,
+    get,
+    ls,
+    reindex,
+    replay,
+    status,
+    upload,
+    verify,
+):
+    cli.add_command(_module.command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,7 @@
-"""Loading project settings the same way for `scrapy crawl` and every `archiver` command."""
+"""Settings helpers shared by every layer: typed overrides, the environment, the User-Agent.
+
+Scrapy-free; loading the project settings as `scrapy crawl` does is archiver.crawler.project.
+"""
 
 from __future__ import annotations
 
@@ -65,14 +68,3 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
             raise SettingError(f"invalid -s value {pair!r}: use NAME=VALUE")
         out[name.strip()] = value
     return out
-
-
-def load_settings(overrides: Iterable[str] = ()) -> Any:
-    """Project settings (scrapy.cfg or archiver.settings) plus `-s NAME=VALUE` overrides."""
-    from scrapy.utils.project import get_project_settings
-
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
-    settings = get_project_settings()
-    for name, value in parse_overrides(overrides).items():
-        settings.set(name, value, priority="cmdline")
-    return settings

@@ -44,37 +44,37 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
-# The capture handler keeps the bytes as they crossed the wire (see archiver/capture.py).
+# The capture handler keeps the bytes as they crossed the wire (see archiver/crawler/capture.py).
 DOWNLOAD_HANDLERS = {
-    "http": "archiver.capture.CapturingHTTPDownloadHandler",
-    "https": "archiver.capture.CapturingHTTPDownloadHandler",
+    "http": "archiver.crawler.capture.CapturingHTTPDownloadHandler",
+    "https": "archiver.crawler.capture.CapturingHTTPDownloadHandler",
 }
 DOWNLOADER_MIDDLEWARES = {
     # After every other middleware on the way in, first on the way out: it sees
     # the response exactly as the handler produced it (still compressed, before
     # redirects and retries are acted upon).
-    "archiver.middleware.WarcCaptureMiddleware": 990,
+    "archiver.crawler.middleware.WarcCaptureMiddleware": 990,
 }
 SPIDER_MIDDLEWARES = {
     # Stops following endless chains of same-shaped links (calendars, counters).
-    "archiver.traps.TrapMiddleware": 600,
+    "archiver.crawler.traps.TrapMiddleware": 600,
 }
 ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 300,
     "pipelines.warc.WarcMetadataPipeline": 500,
 }
 EXTENSIONS = {
-    "pipelines.s3.S3UploadExtension": 500,
-    "pipelines.index.IndexExtension": 510,
-    "pipelines.distributed.DistributedCrawlExtension": 520,
+    "archiver.crawler.upload.S3UploadExtension": 500,
+    "archiver.crawler.indexing.IndexExtension": 510,
+    "archiver.crawler.distributed.DistributedCrawlExtension": 520,
 }
-# Puts the frontier in Redis when ARCHIVER_REDIS_URL is set (pipelines/distributed.py).
-ADDONS = {"pipelines.distributed.RedisFrontierAddon": 0}
-# Keeps the frontier of crawls without a JOBDIR on disk unless ARCHIVER_FRONTIER=memory (archiver/frontier.py).
-ADDONS["archiver.frontier.FrontierAddon"] = 10
+# Puts the frontier in Redis when ARCHIVER_REDIS_URL is set (archiver/crawler/distributed.py).
+ADDONS = {"archiver.crawler.distributed.RedisFrontierAddon": 0}
+# Keeps the frontier of crawls without a JOBDIR on disk unless ARCHIVER_FRONTIER=memory (archiver/crawler/frontier.py).
+ADDONS["archiver.crawler.frontier.FrontierAddon"] = 10
 
-# Refuses private, loopback and link-local answers before any connection (archiver/netguard.py).
-TWISTED_DNS_RESOLVER = "archiver.netguard.GuardedResolver"
+# Refuses private, loopback and link-local answers before any connection (archiver/crawler/netguard.py).
+TWISTED_DNS_RESOLVER = "archiver.crawler.netguard.GuardedResolver"
 
 # --- news-archiver: network guard ----------------------------------------------
 # Non-public networks (CIDRs) the crawler may connect to; empty means public addresses only.

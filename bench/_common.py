@@ -220,7 +220,7 @@ def workdir(keep: bool = False, prefix: str = "bench-") -> Iterator[Path]:
 @contextlib.contextmanager
 def seaweed(directory: Path) -> Iterator[Any]:
     """A SeaweedFS S3 server on 127.0.0.1 (telemetry off) with fresh random keys."""
-    from archiver.s3server import SeaweedServer
+    from archiver.devserver.s3server import SeaweedServer
 
     server = SeaweedServer(
         directory,

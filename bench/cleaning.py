@@ -3,7 +3,7 @@
     .venv/bin/python bench/cleaning.py            # all 181 benchmark pages
     python bench/cleaning.py --repeat 3           # best of three runs each
 
-Prints pages/s of archiver.cleaning.clean_html and of trafilatura.extract (plain text,
+Prints pages/s of archiver.cleaning.cleaner.clean_html and of trafilatura.extract (plain text,
 comments off) and their ratio (ours / trafilatura; above 1.0 means faster). trafilatura
 is optional: install it in a separate virtualenv together with this project to compare,
 otherwise only our figure is printed.

@@ -4,10 +4,10 @@
     .venv/bin/python bench/retrieval.py --crawls 4       # a quick look
     .venv/bin/python bench/retrieval.py --quick          # smoke test: tiny archive, 4 MB large WARC
 
-Builds the archive with archiver.warc (no crawling): each crawl revisits every site's
+Builds the archive with archiver.warc.writer (no crawling): each crawl revisits every site's
 homepage and sections and adds new articles with metadata records. Each crawl's WARCs, their
 CDXJ sidecars and a manifest are stored as a crawl leaves them, and the crawl joins the
-archive-wide index as at the end of a crawl (archiver.index, ARCHIVER_INDEX_MAX_RUNS=16).
+archive-wide index as at the end of a crawl (archiver.index.archive, ARCHIVER_INDEX_MAX_RUNS=16).
 Prints, in one run: `get` of one URL, cold (empty index cache) and warm (every run's
 cluster.idx cached, a different URL each time) and after a `find` of the same URL (its
 index block cached too), against downloading its WARC and scanning it (time as median and range, bytes, requests, and the ratios), and `find` latency when the
@@ -48,10 +48,16 @@ sys.path.insert(0, str(REPO))
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 from warcio.recordloader import ArcWarcRecord  # noqa: E402
 
-from archiver.index import ArchiveIndex, index_file, key_range, sidecar_name  # noqa: E402
-from archiver.indexcache import BLOCKS_DIR, CachedArchiveIndex  # noqa: E402
-from archiver.retrieve import closest, find, parse_response, read_capture  # noqa: E402
-from archiver.s3server import SeaweedServer  # noqa: E402
+from archiver.access import closest, find, parse_response, read_capture  # noqa: E402
+from archiver.devserver.s3server import SeaweedServer  # noqa: E402
+from archiver.index import (  # noqa: E402  # noqa: E402
+    BLOCKS_DIR,
+    ArchiveIndex,
+    CachedArchiveIndex,
+    index_file,
+    key_range,
+    sidecar_name,
+)
 from archiver.settings import ARCHIVER_WARC_MAX_SIZE  # noqa: E402
 from archiver.warc import (  # noqa: E402
     ClosedWarc,

@@ -24,7 +24,7 @@ from _common import child_env, cores, figure, ratio_line, run_measured, seaweed,
 from crawl_throughput import FAST, check, read_manifest
 from loopsite import LoopSite
 
-from archiver.localredis import LocalRedis
+from archiver.devserver.localredis import LocalRedis
 
 
 def crawl_command(

@@ -3,7 +3,7 @@
     .venv/bin/python bench/soak.py                 # 50,000 pages
     .venv/bin/python bench/soak.py --pages 5000    # a quicker run
 
-Everything runs on 127.0.0.1: archiver.samplesite.generated serves the pages, an embedded
+Everything runs on 127.0.0.1: archiver.devserver.samplesite.generated serves the pages, an embedded
 SeaweedFS stores the WARCs.  The crawl (`scrapy crawl news`, cleaning off: this measures
 capture and upload) rotates WARCs every few MB; at a third and at two thirds of the pages
 the S3 server is stopped for a few seconds and started again, so uploads fail, retry and
@@ -34,8 +34,8 @@ from warcio.archiveiterator import ArchiveIterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archiver.s3server import SeaweedServer  # noqa: E402
-from archiver.samplesite.generated import GeneratedSite, page_index  # noqa: E402
+from archiver.devserver.s3server import SeaweedServer  # noqa: E402
+from archiver.devserver.samplesite.generated import GeneratedSite, page_index  # noqa: E402
 
 BUCKET = "soak"
 

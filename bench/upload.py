@@ -10,7 +10,7 @@ peak RSS (VmHWM, read from /proc) belongs to that upload alone.  The time is mea
 the process around the upload call itself (client already built), and MB/s is the file size
 over that time:
 
-- ours: `archiver.storage.Uploader.upload_file` with the default ARCHIVER_S3_* settings
+- ours: `archiver.storage.uploader.Uploader.upload_file` with the default ARCHIVER_S3_* settings
   (64 MiB parts, 2 threads), called as the crawl calls it for a WARC it has just closed:
   with the SHA-256 of the whole file and of each 64 MiB part that the writer computed while
   writing (this benchmark computes them the same way, while writing the file) and no look
@@ -60,7 +60,7 @@ from _common import (
     workdir,
 )
 
-from archiver.s3server import REGION
+from archiver.devserver.s3server import REGION
 from archiver.storage import LocalDigest, S3Config, Uploader, make_client
 
 KINDS = ("boto3", "ours", "ours-pass")

@@ -11,7 +11,7 @@ request and response records and writes them as gzip WARC to a file in var/bench
   computes the digests itself) and `WARCWriter(gzip=True).write_record`, the plain library
   use, at warcio's fixed gzip level 9;
 - ours: `build_exchange_records` and `RotatingWarcWriter.write`, in the calling thread, at
-  our gzip level (archiver.warc.GZIP_LEVEL) and, for comparison, at warcio's level 9;
+  our gzip level (archiver.warc.writer.GZIP_LEVEL) and, for comparison, at warcio's level 9;
 - ours threaded: the same records submitted to `WarcWriterThread`, which compresses and
   writes them on its own thread while the caller builds the next ones (what a crawl does).
 

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem, NotConfigured
 
-from archiver.cleaning import clean_html
-from archiver.items import ArticleItem
-from archiver.rules import RuleBook, install_rulebook, load_rulebook
+from archiver.cleaning import RuleBook, clean_html, install_rulebook, load_rulebook
+from archiver.crawler.items import ArticleItem
 
 if TYPE_CHECKING:
     from typing import Self

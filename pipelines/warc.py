@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem, NotConfigured
 
-from archiver.items import ArticleItem
-from archiver.runtime import SiteRun, archive_for, site_run_for
+from archiver.crawler.items import ArticleItem
+from archiver.crawler.runtime import SiteRun, archive_for, site_run_for
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
 
-    from archiver.archive import CrawlArchive
+    from archiver.operations import CrawlArchive
 
 # Fields of the cleaner's result that go into the metadata record.
 METADATA_FIELDS = (

@@ -3,7 +3,7 @@
 `scrapy crawl news -a urls=URL[,URL...]` with optional `-a max_pages=N`, `-a max_depth=N`,
 `-a since=DATE` and `-a allowed_domains=a.example,b.example`; or `scrapy crawl news -a
 site=NAME` for a site of the sites file (its start URLs, limits, politeness, cleaning and
-recrawl policy, its lock and its resumable job; see archiver.runtime.SiteRun).  Every
+recrawl policy, its lock and its resumable job; see archiver.crawler.runtime.SiteRun).  Every
 response is archived by the WARC middleware whatever this spider does with it; the spider
 only decides what to fetch next and which pages are articles (those become items).
 """
@@ -22,6 +22,9 @@ from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url
 
 from archiver.config import user_agent
+from archiver.crawler.items import ArticleItem
+from archiver.crawler.middleware import WARC_META_KEY
+from archiver.crawler.runtime import SiteRun, start_site_run
 from archiver.discovery import (
     Entry,
     analyze_html,
@@ -30,10 +33,7 @@ from archiver.discovery import (
     parse_sitemap,
     sniff_kind,
 )
-from archiver.items import ArticleItem
-from archiver.middleware import WARC_META_KEY
-from archiver.runtime import SiteRun, start_site_run
-from archiver.sites import SiteConfig, SitesError, load_sites
+from archiver.operations import SiteConfig, SitesError, load_sites
 
 if TYPE_CHECKING:
     from typing import Self

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from archiver.localredis import LocalRedis, RedisNotAvailable
-from archiver.s3server import REGION, SeaweedServer
+from archiver.devserver.localredis import LocalRedis, RedisNotAvailable
+from archiver.devserver.s3server import REGION, SeaweedServer
 from archiver.storage import S3Config, make_client
 
 if TYPE_CHECKING:

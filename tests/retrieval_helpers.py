@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from archiver.replay import ReplayError, ensure_pywb
-from archiver.s3server import SeaweedServer
-from archiver.samplesite import EXPECTED_DIR, PageInfo, SampleSite, site_manifest
+from archiver.access import ReplayError, ensure_pywb
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite import EXPECTED_DIR, PageInfo, SampleSite, site_manifest
 from tests.test_crawl_e2e import PREFIX, crawl_command, run_crawl
 
 ROOT = Path(__file__).resolve().parent.parent

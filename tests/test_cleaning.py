@@ -10,12 +10,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from archiver.cleaning import Article, clean_html, decode_html, extract_body, iso_date
-from archiver.rules import (
+from archiver.cleaning import (
+    Article,
     RuleBook,
     RuleError,
     RuleSource,
+    clean_html,
+    decode_html,
     default_rulebook,
+    extract_body,
+    iso_date,
     load_rulebook,
     parse_rules,
 )
@@ -332,7 +336,7 @@ SITE_FILES = default_rulebook().sites
 
 
 def test_rules_ship_site_files() -> None:
-    assert SITE_FILES, "archiver/rules/ holds no site-*.toml"
+    assert SITE_FILES, "archiver/cleaning/rules/ holds no site-*.toml"
 
 
 @pytest.mark.parametrize("site", SITE_FILES, ids=[s.path.name for s in SITE_FILES])

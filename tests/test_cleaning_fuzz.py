@@ -181,7 +181,7 @@ if __name__ == "__main__":
     import atheris
 
     with atheris.instrument_imports():
-        import archiver.cleaning  # noqa: F401
+        import archiver.cleaning.cleaner  # noqa: F401
 
     atheris.Setup(sys.argv, _fuzz_one)
     atheris.Fuzz()

@@ -1,4 +1,4 @@
-"""The cleaner on every article of the bundled sample site (archiver/samplesite/)."""
+"""The cleaner on every article of the bundled sample site (archiver/devserver/samplesite/)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import pytest
 from cssselect import HTMLTranslator
 
 from archiver.cleaning import Article, clean_html
-from archiver.samplesite import EXPECTED_DIR, SITE_ROOT, PageInfo, file_for_path, site_manifest
+from archiver.devserver.samplesite import (
+    EXPECTED_DIR,
+    SITE_ROOT,
+    PageInfo,
+    file_for_path,
+    site_manifest,
+)
 
 BASE = "http://127.0.0.1:8080"
 ARTICLES = [p for p in site_manifest(BASE) if p.kind == "article"]

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from archiver.cli import main
-from archiver.locks import LockHolder, read_holder
-from archiver.s3server import SeaweedServer
-from archiver.samplesite import SampleSite
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite import SampleSite
+from archiver.operations import LockHolder, read_holder
 from tests.test_incremental import PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from archiver.cli import main
-from archiver.samplesite import EXPECTED_DIR, SITE_ROOT, PageInfo, file_for_path, site_manifest
+from archiver.devserver.samplesite import (
+    EXPECTED_DIR,
+    SITE_ROOT,
+    PageInfo,
+    file_for_path,
+    site_manifest,
+)
 from archiver.warc import HttpExchange, RotatingWarcWriter, build_exchange_records, warc_date
 from tests.conftest import S3Bucket
 

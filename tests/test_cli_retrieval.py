@@ -16,7 +16,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import main
-from archiver.s3server import SeaweedServer
+from archiver.devserver.s3server import SeaweedServer
 from archiver.spool import CRAWL_FILE
 from tests.retrieval_helpers import ArchivedCrawl, archived_crawl
 
@@ -325,8 +325,8 @@ def test_archiver_upload_of_a_waiting_crawl_brings_the_index_current(
 
 
 def test_get_reads_with_range_requests_only(crawl: ArchivedCrawl) -> None:
-    from archiver.config import load_settings
-    from archiver.retrieve import closest, find, open_archive, parse_response, read_capture
+    from archiver.access import closest, find, open_archive, parse_response, read_capture
+    from archiver.crawler.project import load_settings
 
     _cfg, client, index = open_archive(load_settings(crawl.settings()[1::2]))
     ranges: list[str | None] = []
@@ -362,9 +362,9 @@ def _s3_calls(client: object) -> list[tuple[str, str, str | None]]:
 def test_a_warm_get_lists_once_and_reads_at_most_one_block_and_one_record(
     crawl: ArchivedCrawl, tmp_path: Path
 ) -> None:
-    from archiver.config import load_settings
-    from archiver.indexcache import CachedArchiveIndex
-    from archiver.retrieve import closest, find, open_archive, parse_response, read_capture
+    from archiver.access import closest, find, open_archive, parse_response, read_capture
+    from archiver.crawler.project import load_settings
+    from archiver.index import CachedArchiveIndex
 
     settings = load_settings([*crawl.settings()[1::2], f"ARCHIVER_INDEX_CACHE_DIR={tmp_path}"])
     _cfg, client, cold = open_archive(settings)

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.s3server import SeaweedServer
-from archiver.samplesite import EXPECTED_DIR, SampleSite, site_manifest
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite import EXPECTED_DIR, SampleSite, site_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "e2e"

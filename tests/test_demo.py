@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 def test_demo_crawls_uploads_and_reads_an_article_back(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "archiver.demo", "--workdir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "archiver.devserver.demo", "--workdir", str(tmp_path / "demo")],
         cwd=ROOT,
         capture_output=True,
         text=True,

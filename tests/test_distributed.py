@@ -7,14 +7,14 @@ import secrets
 import pytest
 import redis
 
-from archiver.distributed import (
+from archiver.devserver.localredis import LocalRedis
+from archiver.operations import (
     FrontierKeys,
     WorkerRoll,
     merge_manifests,
     scheduler_settings,
     validate_crawl_id,
 )
-from archiver.localredis import LocalRedis
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.localredis import LocalRedis
-from archiver.s3server import SeaweedServer
-from archiver.samplesite import SampleSite, site_manifest
+from archiver.devserver.localredis import LocalRedis
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite import SampleSite, site_manifest
 from tests.test_crawl_e2e import PREFIX, crawl_command
 
 ROOT = Path(__file__).resolve().parent.parent

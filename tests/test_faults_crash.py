@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.recovery import Writer, process_start, recover_crawl, writer_state
-from archiver.samplesite.generated import GeneratedSite
-from archiver.spool import CrawlDir, CrawlInfo
+from archiver.devserver.samplesite.generated import GeneratedSite
+from archiver.spool import CrawlDir, CrawlInfo, Writer, process_start, recover_crawl, writer_state
 from archiver.storage import upload_spool
 from archiver.warc import HttpExchange, RotatingWarcWriter, build_exchange_records
 from tests.conftest import S3Bucket

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.recovery import recover_crawl
-from archiver.samplesite.generated import GeneratedSite
-from archiver.spool import CrawlDir
+from archiver.devserver.samplesite.generated import GeneratedSite
+from archiver.spool import CrawlDir, recover_crawl
 
 ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0

@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.s3server import SeaweedServer
-from archiver.samplesite.generated import GeneratedSite
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite.generated import GeneratedSite
 from archiver.spool import CrawlDir, CrawlInfo
 from archiver.storage import S3Config, make_client, object_key, upload_spool
 from tests.conftest import S3Bucket

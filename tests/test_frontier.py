@@ -14,7 +14,8 @@ import pytest
 from scrapy.settings import Settings
 
 from archiver.config import SettingError
-from archiver.frontier import (
+from archiver.crawler.distributed import RedisFrontierAddon
+from archiver.crawler.frontier import (
     FRONTIER_DIR,
     LOCK_FILE,
     UNLOCKED_GRACE_SECONDS,
@@ -22,8 +23,7 @@ from archiver.frontier import (
     PrivateFrontier,
     sweep,
 )
-from archiver.samplesite import SampleSite
-from pipelines.distributed import RedisFrontierAddon
+from archiver.devserver.samplesite import SampleSite
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRAPY_SCHEDULER = "scrapy.core.scheduler.Scheduler"
@@ -40,7 +40,7 @@ def _scheduler(values: dict[str, str]) -> str:
 
 
 def test_crawls_get_the_disk_frontier_unless_memory_or_redis_is_asked_for() -> None:
-    assert _scheduler({}) == "archiver.frontier.SpoolScheduler"
+    assert _scheduler({}) == "archiver.crawler.frontier.SpoolScheduler"
     assert _scheduler({"ARCHIVER_FRONTIER": "memory"}) == SCRAPY_SCHEDULER
     redis = {"ARCHIVER_REDIS_URL": "redis://127.0.0.1:1/0", "ARCHIVER_CRAWL_ID": "shared-1"}
     assert _scheduler(redis) == "scrapy_redis.scheduler.Scheduler"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.history import (
+from archiver.operations import (
     ArticleEvent,
     CaptureEvent,
     CaptureHistory,

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.samplesite import SITE_ROOT, SampleSite
-from archiver.samplesite.hostile import DRIP_BYTES, HUGE_SIZE, gzip_bomb
+from archiver.devserver.samplesite import SITE_ROOT, SampleSite
+from archiver.devserver.samplesite.hostile import DRIP_BYTES, HUGE_SIZE, gzip_bomb
 
 ROOT = Path(__file__).resolve().parent.parent
 MAXSIZE = 50 * 1024 * 1024

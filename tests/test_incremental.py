@@ -20,15 +20,15 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.recrawl import (
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite import SITE_ROOT, SampleSite, site_manifest
+from archiver.operations import (
     KnownPage,
     RecrawlPolicy,
     decide,
     format_duration,
     parse_duration,
 )
-from archiver.s3server import SeaweedServer
-from archiver.samplesite import SITE_ROOT, SampleSite, site_manifest
 from tests.test_crawl_e2e import _free_port, _pywb, run_crawl
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from archiver.locks import AlreadyRunning, LockHolder, SiteLock, process_identity, read_holder
+from archiver.operations import AlreadyRunning, LockHolder, SiteLock, process_identity, read_holder
 
 # A process that takes the lock, says so, and keeps it until killed.
 HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from archiver.locks import SiteLock
+    from archiver.operations import SiteLock
     lock = SiteLock(Path(sys.argv[1]), "ledger")
     lock.acquire(command="test holder")
     print("locked", flush=True)
@@ -130,7 +130,7 @@ def test_a_child_adopts_the_parents_lock_and_keeps_it_alive(tmp_path: Path) -> N
         """
         import sys, time
         from pathlib import Path
-        from archiver.locks import SiteLock
+        from archiver.operations import SiteLock
         lock = SiteLock(Path(sys.argv[1]), "ledger")
         lock.adopt(int(sys.argv[2]))
         print(lock.holder.command, flush=True)

@@ -26,8 +26,8 @@ from twisted.web.client import URI
 from twisted.web.http_headers import Headers
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture import _CapturingProtocol
-from archiver.netguard import (
+from archiver.crawler.capture import _CapturingProtocol
+from archiver.crawler.netguard import (
     AddressGuard,
     BlockedAddressError,
     GuardedResolver,
@@ -37,7 +37,7 @@ from archiver.netguard import (
     literal_host,
     parse_networks,
 )
-from archiver.samplesite import SampleSite
+from archiver.devserver.samplesite import SampleSite
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from archiver.items import ArticleItem
-from archiver.rules import RuleError
+from archiver.cleaning import RuleError
+from archiver.crawler.items import ArticleItem
 from pipelines.clean import CleanPipeline
 
 SITE_FILE = """\

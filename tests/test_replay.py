@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.s3server import SeaweedServer
+from archiver.devserver.s3server import SeaweedServer
 from tests.retrieval_helpers import (
     PYWB_VENV,
     ROOT,

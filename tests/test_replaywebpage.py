@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from archiver.cli import main
-from archiver.s3server import SeaweedServer
+from archiver.devserver.s3server import SeaweedServer
 from tests.retrieval_helpers import ROOT, ArchivedCrawl, archived_crawl, chromium
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]

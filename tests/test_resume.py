@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from archiver.frontier import FRONTIER_DIR
-from archiver.locks import read_holder
-from archiver.resume import recover_crawl
-from archiver.s3server import SeaweedServer
-from archiver.samplesite import SampleSite, site_manifest
+from archiver.crawler.frontier import FRONTIER_DIR
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite import SampleSite, site_manifest
+from archiver.operations import read_holder, recover_crawl
 from archiver.spool import CrawlDir, CrawlInfo, CrawlJournal
 from archiver.warc import HttpExchange, RotatingWarcWriter, build_exchange_records
 from tests.test_incremental import PREFIX, SITE, read_records, write_sites

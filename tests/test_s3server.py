@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from archiver.s3server import (
+from archiver.devserver.s3server import (
     CREDENTIALS_FILE,
     GRPC_PORT_OFFSET,
     IDENTITIES_FILE,
@@ -157,7 +157,15 @@ def test_module_runs_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     data_dir = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "archiver.s3server", "--dir", str(data_dir), "--bucket", "demo"],
+        [
+            sys.executable,
+            "-m",
+            "archiver.devserver.s3server",
+            "--dir",
+            str(data_dir),
+            "--bucket",
+            "demo",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -25,7 +25,7 @@ from urllib.robotparser import RobotFileParser
 import pytest
 from bs4 import BeautifulSoup, Tag
 
-from archiver.samplesite import (
+from archiver.devserver.samplesite import (
     EXPECTED_DIR,
     SITE_ROOT,
     PageInfo,
@@ -35,7 +35,7 @@ from archiver.samplesite import (
     load_manifest,
     site_manifest,
 )
-from archiver.samplesite.manifest import BASE_PLACEHOLDER, FILE_KINDS
+from archiver.devserver.samplesite.manifest import BASE_PLACEHOLDER, FILE_KINDS
 
 # Manifest checks run against the files alone; this base only fills the placeholder.
 OFFLINE_BASE = "http://127.0.0.1:9"
@@ -783,7 +783,7 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_module_entry_point_prints_url_and_stops_on_signal(signum: int) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "archiver.samplesite", "--port", "0"],
+        [sys.executable, "-m", "archiver.devserver.samplesite", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

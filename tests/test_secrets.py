@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.s3server import SeaweedServer
-from archiver.samplesite import SampleSite
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite import SampleSite
 from tests.test_crawl_e2e import PREFIX, crawl_command, run_crawl
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from archiver import config
+from archiver.crawler import project
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_PY = ROOT / "archiver" / "settings.py"
@@ -79,7 +80,7 @@ def test_apply_environment_overrides_only_archiver_names() -> None:
 
 
 def test_command_line_overrides_win_over_project_settings() -> None:
-    settings = config.load_settings(["ARCHIVER_S3_BUCKET=from-cli", "ARCHIVER_WARC_MAX_SIZE=1234"])
+    settings = project.load_settings(["ARCHIVER_S3_BUCKET=from-cli", "ARCHIVER_WARC_MAX_SIZE=1234"])
     assert settings.get("ARCHIVER_S3_BUCKET") == "from-cli"
     assert settings.getint("ARCHIVER_WARC_MAX_SIZE") == 1234
     assert settings.getbool("ROBOTSTXT_OBEY") is True
@@ -91,7 +92,7 @@ def test_malformed_override_is_a_clear_error() -> None:
 
 
 def test_politeness_defaults() -> None:
-    settings = config.load_settings()
+    settings = project.load_settings()
     assert settings.getbool("ROBOTSTXT_OBEY")
     assert settings.getbool("AUTOTHROTTLE_ENABLED")
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2
@@ -103,7 +104,7 @@ def test_list_settings_come_from_the_environment_as_comma_separated_values(tmp_p
     import subprocess
     import sys
 
-    code = "from archiver.config import load_settings; print(load_settings().getlist('ARCHIVER_CLEAN_RULES_DIRS'))"
+    code = "from archiver.crawler.project import load_settings; print(load_settings().getlist('ARCHIVER_CLEAN_RULES_DIRS'))"
     env = {"ARCHIVER_CLEAN_RULES_DIRS": "/srv/rules-a, /srv/rules-b", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 from scrapy.crawler import Crawler
 
-from archiver.config import load_settings
-from archiver.locks import AlreadyRunning
-from archiver.recrawl import DEFAULT_AFTER_PUBLICATION
-from archiver.sites import SitesError, load_sites, parse_sites
+from archiver.crawler.project import load_settings
+from archiver.operations import (
+    DEFAULT_AFTER_PUBLICATION,
+    AlreadyRunning,
+    SitesError,
+    load_sites,
+    parse_sites,
+)
 from spiders.news import NewsSpider, SpiderArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.samplesite import SampleSite, site_manifest
+from archiver.devserver.samplesite import SampleSite, site_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -156,7 +156,7 @@ def test_iter_crawl_dirs_skips_strangers_and_broken_ones(
     broken = spool_root / "broken"
     broken.mkdir()
     (broken / CRAWL_FILE).write_text("{")
-    with caplog.at_level(logging.WARNING, logger="archiver.spool"):
+    with caplog.at_level(logging.WARNING, logger="archiver.spool.layout"):
         found = [c.info.crawl_id for c in iter_crawl_dirs(spool_root)]
     assert found == ["news-1", "news-2"]
     assert "broken" in caplog.text

@@ -21,7 +21,7 @@ from scrapy.settings import Settings
 
 from archiver.cli import main
 from archiver.config import SettingError
-from archiver.s3server import SeaweedServer
+from archiver.devserver.s3server import SeaweedServer
 from archiver.spool import CrawlDir, CrawlInfo
 from archiver.storage import (
     MAX_COMPONENT_BYTES,

@@ -129,7 +129,7 @@ def test_metadata_only_verification_warns(
     client, stubber = stubbed
     # A multipart-style ETag is no MD5 of the file, and there is no checksum: only metadata.
     expect_upload(stubber, head(ETag='"abc-2"', Metadata={"sha256": SHA_HEX}))
-    with caplog.at_level(logging.WARNING, logger="archiver.storage"):
+    with caplog.at_level(logging.WARNING, logger="archiver.storage.uploader"):
         result = Uploader(cfg, client).upload_and_release(local_file, KEY, keep_local=False)
     assert result.verified and result.released
     assert "no comparable checksum" in caplog.text
@@ -143,7 +143,7 @@ def test_nothing_to_compare_is_unverified_and_kept(
 ) -> None:
     client, stubber = stubbed
     expect_upload(stubber, head(ETag='"opaque"'))
-    with caplog.at_level(logging.WARNING, logger="archiver.storage"):
+    with caplog.at_level(logging.WARNING, logger="archiver.storage.uploader"):
         result = Uploader(cfg, client).upload_and_release(local_file, KEY, keep_local=False)
     assert not result.verified and not result.released
     assert local_file.exists()

@@ -21,10 +21,10 @@ from typing import Any, cast
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.access import select_slice
 from archiver.cli import main
+from archiver.devserver.s3server import SeaweedServer
 from archiver.index import ArchiveIndex, Capture, KeyRange, cdxj_line, index_file, surt_key
-from archiver.retrieve import select_slice
-from archiver.s3server import SeaweedServer
 from archiver.warc import (
     HttpExchange,
     RotatingWarcWriter,

@@ -1,4 +1,4 @@
-"""Tests for archiver.warc: golden records, file naming, rotation, the writer thread, recovery."""
+"""Tests for archiver.warc.writer: golden records, file naming, rotation, the writer thread, recovery."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ HTML = b"<!doctype html><html><body><h1>Story</h1><p>Text of the story.</p></bod
 
 
 def b32(algorithm: str, data: bytes) -> str:
-    """The expected WARC digest, computed independently of archiver.warc."""
+    """The expected WARC digest, computed independently of archiver.warc.writer."""
     raw = hashlib.new(algorithm, data).digest()
     return f"{algorithm}:{base64.b32encode(raw).decode('ascii')}"
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from archiver.cleaning import clean_html
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.rules import RuleBook, RuleError, load_rulebook
+from archiver.cleaning import RuleBook, RuleError, clean_html, load_rulebook
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
 
 RULES_SETTING = "ARCHIVER_CLEAN_RULES_DIRS"
 

@@ -26,10 +26,9 @@ from typing import Any
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
-from archiver.locks import AlreadyRunning, SiteLock
-from archiver.runtime import LOCK_FD_ENV
-from archiver.sites import SiteConfig, SitesError, load_sites
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
+from archiver.crawler.runtime import LOCK_FD_ENV
+from archiver.operations import AlreadyRunning, SiteConfig, SiteLock, SitesError, load_sites
 from archiver.spool import SiteDir, read_json_lines
 
 # Logs of the last runs of each site kept in {spool}/_sites/{site}/logs/.

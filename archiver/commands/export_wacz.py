@@ -12,15 +12,14 @@ from pathlib import Path
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.access import Progress, export_slice, export_wacz, iter_progress_total
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
 from archiver.commands.fetch import (
     check_slice_options,
     select_crawls,
     select_site_slice,
     slice_options,
 )
-from archiver.retrieve import Progress, iter_progress_total
-from archiver.wacz import export_slice, export_wacz
 
 
 @click.command("export-wacz")

@@ -21,10 +21,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archiver.cleaning import clean_html
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.cleaning import RuleBook, clean_html, install_rulebook
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
 from archiver.commands.clean import load_rules_option
-from archiver.rules import RuleBook, install_rulebook
 
 logger = logging.getLogger(__name__)
 

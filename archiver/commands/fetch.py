@@ -15,10 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
-from archiver.index import MANIFEST_NAME, ArchiveIndex, sidecar_name
-from archiver.retrieve import (
+from archiver.access import (
     Progress,
     Slice,
     StoredCrawl,
@@ -28,6 +25,9 @@ from archiver.retrieve import (
     open_archive,
     select_slice,
 )
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.config import SettingError
+from archiver.index import MANIFEST_NAME, ArchiveIndex, sidecar_name
 
 
 def check_slice_options(

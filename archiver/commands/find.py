@@ -8,10 +8,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.access import citation, find, open_archive
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
 from archiver.config import SettingError
 from archiver.index import MATCH_TYPES
-from archiver.retrieve import citation, find, open_archive
 
 
 @click.command("find")

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
-from archiver.retrieve import (
+from archiver.access import (
     capture_text,
     closest,
     find,
@@ -18,6 +16,8 @@ from archiver.retrieve import (
     read_capture,
     read_capture_records,
 )
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.config import SettingError
 
 
 @click.command("get")

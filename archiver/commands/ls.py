@@ -8,9 +8,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from archiver.cli import EXIT_OK, Context, pass_context
+from archiver.access import list_stored_crawls, open_archive
+from archiver.commands._base import EXIT_OK, Context, pass_context
 from archiver.config import SettingError
-from archiver.retrieve import list_stored_crawls, open_archive
 
 
 @click.command("ls")

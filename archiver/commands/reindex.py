@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.access import Progress, list_stored_crawls, open_archive
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
 from archiver.config import SettingError
-from archiver.retrieve import Progress, list_stored_crawls, open_archive
 
 
 @click.command("reindex")

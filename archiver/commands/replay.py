@@ -9,17 +9,17 @@ from types import FrameType
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
-from archiver.replay import (
+from archiver.access import (
     COLLECTION,
     ReplayError,
     ReplayServer,
     ensure_pywb,
+    open_archive,
     prepare,
     pywb_environment,
 )
-from archiver.retrieve import open_archive
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.config import SettingError
 
 
 def _free_port() -> int:

@@ -9,10 +9,8 @@ from typing import Any
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
-from archiver.history import CaptureHistory, HistoryError
-from archiver.locks import read_holder
-from archiver.sites import SitesError, load_sites
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
+from archiver.operations import CaptureHistory, HistoryError, SitesError, load_sites, read_holder
 from archiver.spool import SiteDir, iter_crawl_dirs, iter_site_dirs, read_job, spool_size
 
 

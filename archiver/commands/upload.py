@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
 from archiver.config import SettingError
 from archiver.spool import CRAWL_FILE
 from archiver.storage import (

@@ -7,9 +7,7 @@ import sys
 
 import click
 
-from archiver.cli import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
-from archiver.retrieve import (
+from archiver.access import (
     Progress,
     VerifyReport,
     iter_progress_total,
@@ -17,6 +15,8 @@ from archiver.retrieve import (
     open_archive,
     verify_crawl,
 )
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
+from archiver.config import SettingError
 
 
 @click.command("verify")
