@@ -68,13 +68,13 @@ EXTENSIONS = {
     "archiver.crawler.indexing.IndexExtension": 510,
     "archiver.crawler.distributed.DistributedCrawlExtension": 520,
 }
-# Puts the frontier in Redis when ARCHIVER_REDIS_URL is set (archiver/crawler/distributed.py).
-ADDONS = {"archiver.crawler.distributed.RedisFrontierAddon": 0}
-# Keeps the frontier of crawls without a JOBDIR on disk unless ARCHIVER_FRONTIER=memory (archiver/crawler/frontier.py).
-ADDONS["archiver.crawler.frontier.FrontierAddon"] = 10
+# Puts the frontier in Redis when ARCHIVER_REDIS_URL is set (archiver/crawler/redis_frontier.py).
+ADDONS = {"archiver.crawler.redis_frontier.RedisFrontierAddon": 0}
+# Keeps the frontier of crawls without a JOBDIR on disk unless ARCHIVER_FRONTIER=memory (archiver/crawler/frontier_addon.py).
+ADDONS["archiver.crawler.frontier_addon.FrontierAddon"] = 10
 
-# Refuses private, loopback and link-local answers before any connection (archiver/crawler/netguard.py).
-TWISTED_DNS_RESOLVER = "archiver.crawler.netguard.GuardedResolver"
+# Refuses private, loopback and link-local answers before any connection (archiver/crawler/resolver.py).
+TWISTED_DNS_RESOLVER = "archiver.crawler.resolver.GuardedResolver"
 
 # --- news-archiver: network guard ----------------------------------------------
 # Non-public networks (CIDRs) the crawler may connect to; empty means public addresses only.

@@ -29,7 +29,10 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from archiver import SOFTWARE
-from archiver.access.retrieve import READ_BLOCK, Slice, StoredCrawl, copy_spans, download
+from archiver.access.crawls import StoredCrawl
+from archiver.access.extract import HTML_TYPES
+from archiver.access.slices import Slice, copy_spans
+from archiver.access.transfer import download
 from archiver.index import (
     BLOCK_LINES,
     ArchiveIndex,
@@ -40,13 +43,13 @@ from archiver.index import (
     sidecar_name,
     timestamp_datetime,
 )
+from archiver.storage import READ_BLOCK
 from archiver.warc import build_warcinfo_record
 
 logger = logging.getLogger(__name__)
 
 WACZ_VERSION = "1.1.1"
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 _NAME_UNSAFE = re.compile(r"[^a-z0-9._/-]")
 
 

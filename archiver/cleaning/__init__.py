@@ -6,13 +6,9 @@ Works on HTML bytes and strings only: no WARC, storage, index or Scrapy.
 
 from __future__ import annotations
 
-from archiver.cleaning.cleaner import (
-    Article,
-    clean_html,
-    decode_html,
-    extract_body,
-    iso_date,
-)
+from archiver.cleaning.cleaner import Article, clean_html, extract_body
+from archiver.cleaning.document import decode_html
+from archiver.cleaning.metadata import iso_date
 from archiver.cleaning.rulebook import (
     CompiledRules,
     RuleBook,

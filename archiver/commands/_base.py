@@ -1,17 +1,24 @@
-"""What every subcommand shares: the context with the project settings, and the exit codes."""
+"""What every subcommand shares: the context with the project settings, the exit codes, the
+errors and options several subcommands use, and the size formatting of their reports."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
+from archiver.cleaning import RuleBook, RuleError, load_rulebook
 from archiver.config import SettingError
 from archiver.crawler.project import load_settings
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the command ran and found a problem (failed upload, mismatch, ...)
 EXIT_USAGE = 2  # bad arguments or settings; click uses 2 for usage errors too
+
+RULES_SETTING = "ARCHIVER_CLEAN_RULES_DIRS"
 
 
 class Context:
@@ -34,3 +41,83 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+class ConfigurationError(click.ClickException):
+    """A sites file or setting that makes the command impossible (exit code 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """Report a bad setting or argument met inside the block as a usage error (exit code 2)."""
+    try:
+        yield
+    except (SettingError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def human_size(size: int) -> str:
+    """A byte count for people: 512 B, 1.5 KiB, 3.2 MiB, 1.1 GiB."""
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def load_rules_option(ctx: Context, dirs: tuple[str | Path, ...]) -> RuleBook | None:
+    """Rules with the site files of ARCHIVER_CLEAN_RULES_DIRS and --rules; None: packaged only."""
+    every = [*ctx.settings.getlist(RULES_SETTING), *dirs]
+    if not every:
+        return None
+    try:
+        return load_rulebook(every)
+    except (RuleError, OSError) as exc:
+        raise click.UsageError(f"cannot load rules: {exc}") from None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def slice_options(command: F) -> F:
+    """The options naming a slice of the archive, shared by fetch and export-wacz:
+    --crawl ID, or --site HOST with --from/--to."""
+    for option in reversed(
+        (
+            click.option("--crawl", "crawl_id", metavar="ID", help="One crawl."),
+            click.option(
+                "--site",
+                metavar="HOST",
+                help="Captures of this host or domain (subdomains too), via the index.",
+            ),
+            click.option(
+                "--from",
+                "since",
+                metavar="DATE",
+                help="First capture date or timestamp (with --site).",
+            ),
+            click.option(
+                "--to",
+                "until",
+                metavar="DATE",
+                help="Last capture date or timestamp (with --site).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def check_slice_options(
+    crawl_id: str | None, site: str | None, since: str | None, until: str | None
+) -> None:
+    """--crawl ID, or --site S with --from and --to; a UsageError otherwise."""
+    if crawl_id is None and site is None:
+        raise click.UsageError("choose a slice: --crawl ID, or --site S --from DATE --to DATE")
+    if crawl_id is None and not (since and until):
+        raise click.UsageError("--site needs --from and --to")

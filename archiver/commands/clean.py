@@ -8,21 +8,14 @@ from pathlib import Path
 
 import click
 
-from archiver.cleaning import RuleBook, RuleError, clean_html, load_rulebook
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-
-RULES_SETTING = "ARCHIVER_CLEAN_RULES_DIRS"
-
-
-def load_rules_option(ctx: Context, dirs: tuple[str | Path, ...]) -> RuleBook | None:
-    """Rules with the site files of ARCHIVER_CLEAN_RULES_DIRS and --rules; None: packaged only."""
-    every = [*ctx.settings.getlist(RULES_SETTING), *dirs]
-    if not every:
-        return None
-    try:
-        return load_rulebook(every)
-    except (RuleError, OSError) as exc:
-        raise click.UsageError(f"cannot load rules: {exc}") from None
+from archiver.cleaning import clean_html
+from archiver.commands._base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Context,
+    load_rules_option,
+    pass_context,
+)
 
 
 @click.command("clean")

@@ -12,13 +12,22 @@ from pathlib import Path
 
 import click
 
-from archiver.access import Progress, export_slice, export_wacz, iter_progress_total
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.commands.fetch import (
-    check_slice_options,
+from archiver.access import (
+    Progress,
+    export_slice,
+    export_wacz,
+    iter_progress_total,
     select_crawls,
     select_site_slice,
+)
+from archiver.commands._base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Context,
+    check_slice_options,
+    pass_context,
     slice_options,
+    usage_errors,
 )
 
 
@@ -57,7 +66,8 @@ def command(
     check_slice_options(crawl_id, site, since, until)
     try:
         if crawl_id is None and site is not None and since and until:
-            index, chosen = select_site_slice(ctx, site, since, until)
+            with usage_errors():
+                index, chosen = select_site_slice(ctx.settings, site, since, until)
             if not chosen.captures:
                 click.echo(
                     f"no capture of {site} between {since} and {until} in the index", err=True
@@ -70,7 +80,8 @@ def command(
             finally:
                 bar.stop()
         else:
-            index, crawls = select_crawls(ctx, crawl_id, site, since, until)
+            with usage_errors():
+                index, crawls = select_crawls(ctx.settings, crawl_id, site, since, until)
             if not crawls:
                 click.echo("no complete crawl matches", err=True)
                 return EXIT_FAILURE

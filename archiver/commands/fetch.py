@@ -9,112 +9,29 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from archiver.access import (
     Progress,
-    Slice,
-    StoredCrawl,
+    SelectionError,
     download,
     iter_progress_total,
-    list_stored_crawls,
-    open_archive,
-    select_slice,
+    select_crawls,
+    select_site_slice,
+    slice_crawls,
 )
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
-from archiver.index import MANIFEST_NAME, ArchiveIndex, sidecar_name
-
-
-def check_slice_options(
-    crawl_id: str | None, site: str | None, since: str | None, until: str | None
-) -> None:
-    """--crawl ID, or --site S with --from and --to; a UsageError otherwise."""
-    if crawl_id is None and site is None:
-        raise click.UsageError("choose a slice: --crawl ID, or --site S --from DATE --to DATE")
-    if crawl_id is None and not (since and until):
-        raise click.UsageError("--site needs --from and --to")
-
-
-def select_crawls(
-    ctx: Context, crawl_id: str | None, site: str | None, since: str | None, until: str | None
-) -> tuple[ArchiveIndex, list[StoredCrawl]]:
-    """The index and the complete crawls of a slice (--crawl, or --site with --from/--to)."""
-    check_slice_options(crawl_id, site, since, until)
-    try:
-        _cfg, _client, index = open_archive(ctx.settings)
-        crawls = list_stored_crawls(index, crawl_id=crawl_id, site=site, since=since, until=until)
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
-    return index, [c for c in crawls if c.manifest is not None]
-
-
-def select_site_slice(
-    ctx: Context, site: str, since: str, until: str
-) -> tuple[ArchiveIndex, Slice]:
-    """The index and a site's captures between two dates, found in the archive-wide index."""
-    try:
-        _cfg, _client, index = open_archive(ctx.settings)
-        return index, select_slice(index, site, since, until)
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def slice_crawls(index: ArchiveIndex, chosen: Slice) -> list[StoredCrawl]:
-    """The crawls holding the slice's WARCs, each with only those WARCs in its file list."""
-    wanted: dict[tuple[str, str], set[str]] = {}
-    for path in chosen.files():
-        date, crawl_id, name = path.split("/", 2)
-        wanted.setdefault((date, crawl_id), set()).add(name)
-    crawls = []
-    for (date, crawl_id), names in sorted(wanted.items()):
-        manifest = index.read_manifest(date, crawl_id)
-        if manifest is None:
-            raise click.ClickException(f"{crawl_id}: indexed, but has no manifest.json in storage")
-        crawl = StoredCrawl(date, crawl_id, manifest, only=names)
-        missing = names - {str(f.get("name")) for f in crawl.files}
-        if missing:
-            raise click.ClickException(
-                f"{crawl_id}: the index names WARCs its manifest does not list: {sorted(missing)}"
-            )
-        crawls.append(crawl)
-    return crawls
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def slice_options(command: F) -> F:
-    """The options naming a slice of the archive, shared by fetch and export-wacz:
-    --crawl ID, or --site HOST with --from/--to."""
-    for option in reversed(
-        (
-            click.option("--crawl", "crawl_id", metavar="ID", help="One crawl."),
-            click.option(
-                "--site",
-                metavar="HOST",
-                help="Captures of this host or domain (subdomains too), via the index.",
-            ),
-            click.option(
-                "--from",
-                "since",
-                metavar="DATE",
-                help="First capture date or timestamp (with --site).",
-            ),
-            click.option(
-                "--to",
-                "until",
-                metavar="DATE",
-                help="Last capture date or timestamp (with --site).",
-            ),
-        )
-    ):
-        command = option(command)
-    return command
+from archiver.commands._base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Context,
+    check_slice_options,
+    pass_context,
+    slice_options,
+    usage_errors,
+)
+from archiver.index import MANIFEST_NAME, sidecar_name
 
 
 @click.command("fetch")
@@ -144,13 +61,18 @@ def command(
     """
     check_slice_options(crawl_id, site, since, until)
     if crawl_id is None and site is not None and since and until:
-        index, chosen = select_site_slice(ctx, site, since, until)
+        with usage_errors():
+            index, chosen = select_site_slice(ctx.settings, site, since, until)
         if not chosen.captures:
             click.echo(f"no capture of {site} between {since} and {until} in the index", err=True)
             return EXIT_FAILURE
-        crawls = slice_crawls(index, chosen)
+        try:
+            crawls = slice_crawls(index, chosen)
+        except SelectionError as exc:
+            raise click.ClickException(str(exc)) from None
     else:
-        index, crawls = select_crawls(ctx, crawl_id, site, since, until)
+        with usage_errors():
+            index, crawls = select_crawls(ctx.settings, crawl_id, site, since, until)
     if not crawls:
         click.echo("no complete crawl matches", err=True)
         return EXIT_FAILURE

@@ -9,8 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archiver.access import citation, find, open_archive
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context, usage_errors
 from archiver.index import MATCH_TYPES
 
 
@@ -38,11 +37,9 @@ def command(
     as_json: bool,
 ) -> int:
     """List captures of URL, oldest first; exit 1 when there are none."""
-    try:
+    with usage_errors():
         _cfg, _client, index = open_archive(ctx.settings)
         captures = find(index, url, match=match, since=since, until=until, limit=limit)
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
     if as_json:
         for capture in captures:
             click.echo(json.dumps(citation(capture), ensure_ascii=False))

@@ -16,8 +16,7 @@ from archiver.access import (
     read_capture,
     read_capture_records,
 )
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context, usage_errors
 
 
 @click.command("get")
@@ -42,11 +41,9 @@ from archiver.config import SettingError
 @pass_context
 def command(ctx: Context, url: str, at: str | None, mode: str, output: Path) -> int:
     """Print one capture of URL; its citation (record id, digest, time) goes to stderr."""
-    try:
+    with usage_errors():
         _cfg, _client, index = open_archive(ctx.settings)
         capture = closest(find(index, url), at)
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
     if capture is None:
         click.echo(f"no capture of {url} in the archive index", err=True)
         return EXIT_FAILURE

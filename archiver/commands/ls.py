@@ -9,8 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archiver.access import list_stored_crawls, open_archive
-from archiver.commands._base import EXIT_OK, Context, pass_context
-from archiver.config import SettingError
+from archiver.commands._base import EXIT_OK, Context, pass_context, usage_errors
 
 
 @click.command("ls")
@@ -23,11 +22,9 @@ def command(
     ctx: Context, site: str | None, since: str | None, until: str | None, as_json: bool
 ) -> int:
     """List crawls in ARCHIVER_S3_BUCKET with their WARC files, sizes and record counts."""
-    try:
+    with usage_errors():
         _cfg, _client, index = open_archive(ctx.settings)
         crawls = list_stored_crawls(index, site=site, since=since, until=until)
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
     if as_json:
         click.echo(json.dumps({"crawls": [c.to_json() for c in crawls]}, indent=2))
         return EXIT_OK

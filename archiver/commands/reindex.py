@@ -8,8 +8,7 @@ import sys
 import click
 
 from archiver.access import Progress, list_stored_crawls, open_archive
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context, usage_errors
 
 
 @click.command("reindex")
@@ -25,7 +24,7 @@ from archiver.config import SettingError
 @pass_context
 def command(ctx: Context, crawl_id: str | None, use_sidecars: bool, as_json: bool) -> int:
     """Index the WARCs in ARCHIVER_S3_BUCKET again and replace the archive-wide index."""
-    try:
+    with usage_errors():
         _cfg, _client, index = open_archive(ctx.settings)
         if crawl_id is not None:
             found = list_stored_crawls(index, crawl_id=crawl_id)
@@ -45,8 +44,6 @@ def command(ctx: Context, crawl_id: str | None, use_sidecars: bool, as_json: boo
                 run = index.rebuild(reindex_warcs=not use_sidecars, progress=step)
             finally:
                 bar.stop()
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
     if run is None:
         click.echo("nothing was indexed", err=True)
         return EXIT_FAILURE

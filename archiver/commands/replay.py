@@ -18,8 +18,7 @@ from archiver.access import (
     prepare,
     pywb_environment,
 )
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context, usage_errors
 
 
 def _free_port() -> int:
@@ -44,11 +43,9 @@ def _free_port() -> int:
 @pass_context
 def command(ctx: Context, port: int, workdir: Path, target: str | None) -> int:
     """Serve the archive in pywb until interrupted; prints the local URL first."""
-    try:
+    with usage_errors():
         cfg, _client, index = open_archive(ctx.settings)
         venv = Path(str(ctx.settings.get("ARCHIVER_REPLAY_VENV") or "var/pywb-venv"))
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
     try:
         click.echo(f"preparing pywb in {venv} (first use installs it)", err=True)
         bin_dir = ensure_pywb(venv)

@@ -9,102 +9,22 @@ from typing import Any
 
 import click
 
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
-from archiver.operations import CaptureHistory, HistoryError, SitesError, load_sites, read_holder
-from archiver.spool import SiteDir, iter_crawl_dirs, iter_site_dirs, read_job, spool_size
-
-
-class ConfigurationError(click.ClickException):
-    """A sites file that cannot be read (exit code 2)."""
-
-    exit_code = EXIT_USAGE
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def site_status(site_dir: SiteDir, *, configured: bool, enabled: bool) -> dict[str, Any]:
-    """What the spool knows of one site, and its problems."""
-    problems: list[str] = []
-    runs = site_dir.read_runs(1)
-    last = runs[-1] if runs else None
-    if last and last.get("problems"):
-        problems += [f"last_run:{p}" for p in last["problems"]]
-    holder = read_holder(site_dir.lock_path)
-    lock: dict[str, Any] | None = None
-    if holder is not None:
-        alive = holder.alive()
-        lock = {**holder.to_json(), "alive": alive, "describe": holder.describe()}
-        if alive is False:
-            problems.append("stale_lock")
-    job = read_job(site_dir.job_dir)
-    pending: dict[str, Any] | None = None
-    if job is not None:
-        pending = job.to_json()
-        running_now = lock is not None and lock["alive"] is not False
-        if not running_now:
-            # A crawl stopped or killed midway: the next run resumes it.
-            problems.append(f"interrupted_crawl:{job.crawl_id}")
-    history: dict[str, Any] | None = None
-    if site_dir.history_path.exists():
-        try:
-            history = CaptureHistory(site_dir.history_path).counts()
-            history["bytes"] = site_dir.history_path.stat().st_size
-        except HistoryError as exc:
-            history = {"error": str(exc)}
-            problems.append("history_unreadable")
-    return {
-        "site": site_dir.site,
-        "configured": configured,
-        "enabled": enabled,
-        "last_run": last,
-        "lock": lock,
-        "pending_crawl": pending,
-        "history": history,
-        "problems": problems,
-    }
-
-
-def spool_status(spool_root: Path) -> dict[str, Any]:
-    """Files waiting for upload and files still open, crawl by crawl, and the spool size."""
-    crawls = []
-    waiting_files = waiting_bytes = 0
-    for crawl in iter_crawl_dirs(spool_root):
-        pending = crawl.pending_uploads()
-        open_files = crawl.open_files()
-        if not pending and not open_files:
-            continue
-        size = 0
-        for path in pending:
-            try:
-                size += path.stat().st_size
-            except FileNotFoundError:
-                continue
-        waiting_files += len(pending)
-        waiting_bytes += size
-        crawls.append(
-            {
-                "crawl_id": crawl.info.crawl_id,
-                "site": crawl.info.site,
-                "finished": crawl.info.finished.isoformat() if crawl.info.finished else None,
-                "waiting_files": [p.name for p in pending],
-                "waiting_bytes": size,
-                "open_files": [p.name for p in open_files],
-            }
-        )
-    return {
-        "root": str(spool_root),
-        "bytes": spool_size(spool_root),
-        "waiting_files": waiting_files,
-        "waiting_bytes": waiting_bytes,
-        "crawls": crawls,
-    }
+from archiver.commands._base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ConfigurationError,
+    Context,
+    human_size,
+    pass_context,
+)
+from archiver.operations import (
+    SiteDir,
+    SitesError,
+    iter_site_dirs,
+    load_sites,
+    site_status,
+    spool_status,
+)
 
 
 def _site_cells(site: dict[str, Any]) -> dict[str, str]:
@@ -138,8 +58,8 @@ def _print(report: dict[str, Any], table: bool) -> None:
     rows = [_site_cells(site) for site in report["sites"]]
     spool = report["spool"]
     lines = [
-        f"spool {spool['root']}: {_human(spool['bytes'])}; waiting for upload: "
-        f"{spool['waiting_files']} file(s), {_human(spool['waiting_bytes'])}"
+        f"spool {spool['root']}: {human_size(spool['bytes'])}; waiting for upload: "
+        f"{spool['waiting_files']} file(s), {human_size(spool['waiting_bytes'])}"
     ]
     for crawl in spool["crawls"]:
         line = f"  {crawl['crawl_id']}: {len(crawl['waiting_files'])} waiting"

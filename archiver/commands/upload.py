@@ -8,8 +8,16 @@ from pathlib import Path
 
 import click
 
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Context, pass_context
+from archiver.commands._base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ConfigurationError,
+    Context,
+    human_size,
+    pass_context,
+)
 from archiver.config import SettingError
+from archiver.index import add_stored_crawl
 from archiver.spool import CRAWL_FILE
 from archiver.storage import (
     S3Config,
@@ -21,28 +29,11 @@ from archiver.storage import (
 )
 
 
-class ConfigurationError(click.ClickException):
-    """Settings that make an upload impossible (exit code 2)."""
-
-    exit_code = EXIT_USAGE
-
-
-def _human(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
-
-
 def _print_summary(report: SpoolReport) -> None:
     sent = [r for r in report.uploaded if not r.already_present]
     present = len(report.uploaded) - len(sent)
     click.echo(
-        f"uploaded {len(sent)} file(s), {_human(report.bytes_uploaded)}; "
+        f"uploaded {len(sent)} file(s), {human_size(report.bytes_uploaded)}; "
         f"{present} already stored; {len(report.failed)} failed; {len(report.waiting)} waiting"
     )
     for path, error in report.failed:
@@ -88,6 +79,7 @@ def command(ctx: Context, crawl_id: str | None, as_json: bool) -> int:
         client=client,
         progress=not as_json and sys.stderr.isatty(),
         crawl_id=crawl_id,
+        on_crawl_stored=add_stored_crawl,
     )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

@@ -15,8 +15,7 @@ from archiver.access import (
     open_archive,
     verify_crawl,
 )
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
-from archiver.config import SettingError
+from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context, usage_errors
 
 
 @click.command("verify")
@@ -25,12 +24,10 @@ from archiver.config import SettingError
 @pass_context
 def command(ctx: Context, crawl_id: str | None, as_json: bool) -> int:
     """Check every record's digests, the CDXJ indexes and manifest.json; exit 1 on any mismatch."""
-    try:
+    with usage_errors():
         _cfg, _client, index = open_archive(ctx.settings)
         crawls = list_stored_crawls(index, crawl_id=crawl_id)
         runs = index.runs()
-    except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
     report = VerifyReport()
     if crawl_id is not None and not crawls:
         report.problems.append(f"no crawl {crawl_id} in storage")

@@ -4,5 +4,17 @@ The capturing download handler and its address guard, the downloader and spider
 middlewares, the extensions and add-ons, the frontier and the crawl runtime that hands each
 component the crawl's archive and site run. ``spiders/`` and ``pipelines/`` are thin adapters
 over it; everything it does with bytes, files and storage lives in the Scrapy-free packages
-below it.
+below it.  One Scrapy component per module, imported by module path:
+
+- ``capture``: the download handler that keeps each exchange's bytes as transferred;
+- ``netguard``: the address guard's decision and the handler's checks; ``resolver``: its
+  DNS resolver (``TWISTED_DNS_RESOLVER``);
+- ``middleware``: the WARC capture downloader middleware; ``traps``: the crawler-trap
+  spider middleware;
+- ``upload``, ``indexing``, ``distributed``: the upload, index and distributed-crawl
+  extensions;
+- ``frontier``: the scheduler keeping the frontier on disk; ``frontier_addon`` and
+  ``redis_frontier``: the add-ons choosing it or the shared Redis frontier;
+- ``runtime``: the crawl's archive and site run as components reach them;
+- ``items``: the article item; ``project``: loading the project settings.
 """

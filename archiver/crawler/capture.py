@@ -41,7 +41,8 @@ from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_excep
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
-from archiver.crawler.netguard import GuardedResolver, NetGuard
+from archiver.crawler.netguard import NetGuard
+from archiver.crawler.resolver import GuardedResolver
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -216,7 +217,7 @@ class CapturingHTTPDownloadHandler(HTTP11DownloadHandler):
             # Then host names are only checked once connected (the request is still never sent).
             logger.warning(
                 "event=netguard_resolver_missing resolver=%s: set TWISTED_DNS_RESOLVER to "
-                "archiver.crawler.netguard.GuardedResolver to refuse private addresses before connecting",
+                "archiver.crawler.resolver.GuardedResolver to refuse private addresses before connecting",
                 type(getattr(reactor, "resolver", None)).__name__,
             )
 

@@ -1,10 +1,11 @@
 """Distributed mode: several `scrapy crawl` workers share one frontier in Redis.
 
-Off unless ARCHIVER_REDIS_URL is set.  The add-on puts the request queue and the
-duplicate filter in Redis (scrapy-redis) under keys named after ARCHIVER_CRAWL_ID,
-which every worker of one crawl is started with.  Each worker archives, indexes and
-uploads its own files as a crawl of its own (`{crawl id}.{host}-{pid}`); the last
-worker to finish writes the crawl's merged manifest.json under the shared crawl id.
+Off unless ARCHIVER_REDIS_URL is set.  The frontier itself (the request queue and the
+duplicate filter in Redis) is set up by archiver.crawler.redis_frontier.RedisFrontierAddon
+under keys named after ARCHIVER_CRAWL_ID, which every worker of one crawl is started with.
+This extension keeps the workers' roll: each worker archives, indexes and uploads its own
+files as a crawl of its own (`{crawl id}.{host}-{pid}`); the last worker to finish writes
+the crawl's merged manifest.json under the shared crawl id.
 """
 
 from __future__ import annotations
@@ -25,33 +26,19 @@ from archiver.operations import (
     FrontierKeys,
     WorkerRoll,
     merge_manifests,
-    scheduler_settings,
     validate_crawl_id,
     worker_name,
 )
+from archiver.spool import MANIFEST_NAME
 from archiver.storage import S3Config, Uploader, object_key
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
 # Activity is written to Redis at most this often per worker.
 TOUCH_INTERVAL_SECONDS = 1.0
-
-
-class RedisFrontierAddon:
-    """Scrapy add-on: when ARCHIVER_REDIS_URL is set, the scheduler and dupefilter use Redis."""
-
-    def update_settings(self, settings: BaseSettings) -> None:
-        """Point SCHEDULER and DUPEFILTER_CLASS at scrapy-redis, keyed by the crawl id."""
-        url = str(settings.get("ARCHIVER_REDIS_URL") or "").strip()
-        if not url:
-            return
-        crawl_id = validate_crawl_id(str(settings.get("ARCHIVER_CRAWL_ID") or "").strip())
-        for name, value in scheduler_settings(url, FrontierKeys(crawl_id)).items():
-            settings.set(name, value, priority="addon")
 
 
 class DistributedCrawlExtension:
@@ -118,14 +105,14 @@ class DistributedCrawlExtension:
         cfg = S3Config.from_settings(settings)
         date = str(merged["started"])[:10]
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "manifest.json"
+            path = Path(tmp) / MANIFEST_NAME
             path.write_text(json.dumps(merged, indent=2, sort_keys=True, default=str) + "\n")
             if not cfg.enabled:
                 target = Path(settings.get("ARCHIVER_WARC_DIR")) / f"{self.crawl_id}.manifest.json"
                 target.write_bytes(path.read_bytes())
                 logger.info("event=merged_manifest_written path=%s", target)
                 return
-            key = object_key(cfg.prefix, date, self.crawl_id, "manifest.json")
+            key = object_key(cfg.prefix, date, self.crawl_id, MANIFEST_NAME)
             Uploader(cfg).upload_file(path, key, content_type="application/json")
         logger.info(
             "event=merged_manifest_uploaded crawl=%s workers=%d files=%d key=%s",

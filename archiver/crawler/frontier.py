@@ -6,7 +6,8 @@ default) their queue goes to a private directory under {spool}/_frontier/ that l
 long as the process: removed when the crawl closes, and by the next crawl if the process
 died.  Such a crawl is not resumable (the next run is a new crawl with a new id), so
 nothing of its queue is worth keeping.  Distributed crawls keep theirs in Redis.
-docs/performance.md (memory) says why.
+docs/performance.md (memory) says why.  The add-on that picks this scheduler is
+archiver.crawler.frontier_addon.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.core.scheduler import Scheduler
 
-from archiver.config import SettingError
-
 if TYPE_CHECKING:
     from scrapy import Spider
-    from scrapy.settings import BaseSettings
     from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
@@ -34,30 +32,9 @@ logger = logging.getLogger(__name__)
 # Beside the crawl directories; its name cannot be a crawl id (those never start with "_").
 FRONTIER_DIR = "_frontier"
 LOCK_FILE = "lock"
-MODES = ("disk", "memory")
 # A frontier directory without its lock file is being created, or its process died in the
 # microseconds between the two; past this age it is the latter.
 UNLOCKED_GRACE_SECONDS = 3600.0
-
-
-def frontier_mode(settings: BaseSettings) -> str:
-    """ARCHIVER_FRONTIER, checked: "disk" or "memory"."""
-    mode = str(settings.get("ARCHIVER_FRONTIER") or "").strip().lower()
-    if mode not in MODES:
-        raise SettingError(f"ARCHIVER_FRONTIER must be one of {', '.join(MODES)}, not {mode!r}")
-    return mode
-
-
-class FrontierAddon:
-    """Scrapy add-on: crawls without Redis use SpoolScheduler unless ARCHIVER_FRONTIER=memory."""
-
-    def update_settings(self, settings: BaseSettings) -> None:
-        """Set SCHEDULER at add-on priority (a SCHEDULER set by the user still wins)."""
-        if frontier_mode(settings) != "disk":
-            return
-        if str(settings.get("ARCHIVER_REDIS_URL") or "").strip():
-            return  # the Redis add-on's scheduler holds the shared frontier
-        settings.set("SCHEDULER", "archiver.crawler.frontier.SpoolScheduler", priority="addon")
 
 
 class PrivateFrontier:

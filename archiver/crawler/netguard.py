@@ -8,9 +8,9 @@ turning an archiver into a way into them.  The decision is :func:`is_allowed`: p
 
 It is enforced in three places, each before a byte of the request is written:
 
-* :class:`GuardedResolver` (``TWISTED_DNS_RESOLVER``): every host name, and every IP
-  literal, that Twisted resolves for a connection passes through it; a refused answer
-  ends the lookup, so no connection is even attempted;
+* archiver.crawler.resolver.GuardedResolver (``TWISTED_DNS_RESOLVER``): every host name,
+  and every IP literal, that Twisted resolves for a connection passes through it; a
+  refused answer ends the lookup, so no connection is even attempted;
 * :meth:`NetGuard.check_request`: a URL whose host is an IP literal is refused before it
   reaches the connection pool (it also covers requests sent through a proxy);
 * :meth:`NetGuard.check_peer`: the capture handler checks the address the connection
@@ -18,7 +18,7 @@ It is enforced in three places, each before a byte of the request is written:
   a reused connection).
 
 Redirects are requests like any other, so all three apply to them.  The decision logic
-is plain Python; :class:`GuardedResolver` and :class:`NetGuard` are the Scrapy side.
+is plain Python; :class:`NetGuard` (here) and the resolver are the Scrapy side.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
-from scrapy.resolver import CachingThreadedResolver
-from scrapy.utils.datatypes import LocalCache
-from twisted.internet.error import DNSLookupError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,8 +38,6 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
-    from twisted.internet.base import ReactorBase
-    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +53,6 @@ _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
 # RFC 6052 NAT64 well-known prefix: the last 32 bits are an IPv4 address that a NAT64
 # gateway would connect to, so that address is what must be judged.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# Host names whose refusal the resolver remembers, so the handler can say why a lookup
-# "failed"; bounded like Scrapy's own DNS cache.
-_REFUSALS_KEPT = 10_000
 
 
 class BlockedAddressError(IgnoreRequest):
@@ -198,55 +190,15 @@ def literal_host(url: str) -> str | None:
         return None
 
 
-def _refusal_message(host: str, refusal: Refusal, guard: AddressGuard) -> str:
+def refusal_message(host: str, refusal: Refusal, guard: AddressGuard) -> str:
+    """The message a refused host fails with: its address, why, and what is allowed."""
     return (
         f"{host} is {refusal.address}, a {refusal.reason} address; the crawler connects "
         f"only to public addresses and to {SETTING} (now: {guard.describe()})"
     )
 
 
-# --- Scrapy adapters -------------------------------------------------------------------
-
-
-class GuardedResolver(CachingThreadedResolver):
-    """Scrapy's caching resolver, refusing answers the guard does not allow (TWISTED_DNS_RESOLVER)."""
-
-    def __init__(
-        self, reactor: ReactorBase, cache_size: int, timeout: float, guard: AddressGuard
-    ) -> None:
-        super().__init__(reactor, cache_size, timeout)
-        self.guard = guard
-        self.refused: LocalCache[str, Refusal] = LocalCache(_REFUSALS_KEPT)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> Self:
-        """Build from the crawl settings (Scrapy passes the CrawlerProcess; only settings are read)."""
-        settings = crawler.settings
-        cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        guard = AddressGuard.from_settings(settings)
-        logger.info("event=netguard_on allowed_networks=%s", guard.describe())
-        return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), guard)
-
-    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
-        """Resolve as Scrapy does, then refuse an address outside the allowed ones."""
-        d: Deferred[str] = super().getHostByName(name, timeout)
-        d.addCallback(self._check, name)
-        return d
-
-    def _check(self, address: str, name: str) -> str:
-        refusal = self.guard.refusal(address)
-        if refusal is None:
-            self.refused.pop(name, None)
-            return address
-        self.refused[name] = refusal
-        # The capture handler logs the refusal with its URL and counts it; this is the detail.
-        logger.debug(
-            "event=lookup_refused host=%s address=%s reason=%s",
-            name,
-            refusal.address,
-            refusal.reason,
-        )
-        raise DNSLookupError(_refusal_message(name, refusal, self.guard))
+# --- the capture handler's checks ------------------------------------------------------
 
 
 class NetGuard:
@@ -273,7 +225,7 @@ class NetGuard:
             refusal.address,
             refusal.reason,
         )
-        return BlockedAddressError(_refusal_message(host, refusal, self.guard))
+        return BlockedAddressError(refusal_message(host, refusal, self.guard))
 
     def check_request(self, request: Request) -> None:
         """Refuse a request whose URL names a disallowed IP literal (before any connection)."""

@@ -18,6 +18,7 @@ from twisted.internet import threads
 
 from archiver.config import SettingError
 from archiver.crawler.runtime import archive_for
+from archiver.index import add_stored_crawl
 from archiver.spool import iter_crawl_dirs
 from archiver.storage import S3Config, SpoolReport, Uploader, upload_spool
 
@@ -81,7 +82,9 @@ class S3UploadExtension:
         for crawl_id in others:
             if crawl_id == current:
                 continue
-            report: SpoolReport = upload_spool(self.cfg, self.spool_root, crawl_id=crawl_id)
+            report: SpoolReport = upload_spool(
+                self.cfg, self.spool_root, crawl_id=crawl_id, on_crawl_stored=add_stored_crawl
+            )
             stats = self.crawler.stats
             if stats is not None:
                 stats.inc_value("archiver/upload/leftover_files", len(report.uploaded))

@@ -121,6 +121,70 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
         proc.wait()
 
 
+def write_identities(data_dir: Path, access_key: str, secret_key: str) -> Path:
+    """The S3 identities file weed reads: one identity with our keys, readable by us alone."""
+    path = data_dir / IDENTITIES_FILE
+    doc = {
+        "identities": [
+            {
+                "name": "archiver",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)
+        json.dump(doc, out)
+    return path
+
+
+def weed_command(
+    weed: Path, data_dir: Path, host: str, ports: dict[str, int], identities: Path
+) -> list[str]:
+    """The `weed mini` command line: every port fixed, bound to host, telemetry off."""
+    return [
+        str(weed),
+        "mini",
+        f"-dir={data_dir / STORE_DIR}",
+        f"-ip={host}",
+        f"-ip.bind={host}",
+        # weed reports usage statistics to a public host unless told not to.
+        "-master.telemetry=false",
+        f"-s3.config={identities}",
+        f"-master.port={ports['master']}",
+        f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}",
+        f"-s3.port={ports['s3']}",
+        f"-admin.port={ports['admin']}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        # Behave like AWS: an upload to a missing bucket fails instead of creating it.
+        "-s3.autoCreateBucket=false",
+        f"-master.volumeSizeLimitMB={VOLUME_SIZE_MB}",
+        f"-volume.max={MAX_VOLUMES}",
+        # Shutdown without the grace period a cluster member would need.
+        "-volume.preStopSeconds=0",
+    ]
+
+
+def master_topology(host: str, port: int) -> tuple[int, int]:
+    """Volume servers and volumes the master knows about (both 0 until one checks in)."""
+    url = f"http://{host}:{port}/dir/status"
+    with urllib.request.urlopen(url, timeout=2) as response:
+        topology = json.load(response).get("Topology") or {}
+    nodes = [
+        node
+        for center in topology.get("DataCenters") or []
+        for rack in center.get("Racks") or []
+        for node in rack.get("DataNodes") or []
+    ]
+    return len(nodes), sum(int(node.get("Volumes", 0)) for node in nodes)
+
+
 class SeaweedServer:
     """One `weed mini` process (master, volume, filer and S3) bound to 127.0.0.1."""
 
@@ -209,58 +273,13 @@ class SeaweedServer:
         with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=name)
 
-    def _write_identities(self) -> Path:
-        path = self.data_dir / IDENTITIES_FILE
-        doc = {
-            "identities": [
-                {
-                    "name": "archiver",
-                    "credentials": [{"accessKey": self.access_key, "secretKey": self._secret_key}],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
-            ]
-        }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
-            json.dump(doc, out)
-        return path
-
-    def _command(self, weed: Path, identities: Path) -> list[str]:
-        ports = self.ports
-        return [
-            str(weed),
-            "mini",
-            f"-dir={self.data_dir / STORE_DIR}",
-            f"-ip={self.host}",
-            f"-ip.bind={self.host}",
-            # weed reports usage statistics to a public host unless told not to.
-            "-master.telemetry=false",
-            f"-s3.config={identities}",
-            f"-master.port={ports['master']}",
-            f"-volume.port={ports['volume']}",
-            f"-filer.port={ports['filer']}",
-            f"-s3.port={ports['s3']}",
-            f"-admin.port={ports['admin']}",
-            "-webdav=false",
-            "-admin.ui=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            # Behave like AWS: an upload to a missing bucket fails instead of creating it.
-            "-s3.autoCreateBucket=false",
-            f"-master.volumeSizeLimitMB={VOLUME_SIZE_MB}",
-            f"-volume.max={MAX_VOLUMES}",
-            # Shutdown without the grace period a cluster member would need.
-            "-volume.preStopSeconds=0",
-        ]
-
     def start(self, timeout: float = 60.0) -> None:
         """Start weed and wait until S3 answers an authenticated request."""
         if self.running:
             return
         weed = find_weed()
         (self.data_dir / STORE_DIR).mkdir(parents=True, exist_ok=True)
-        identities = self._write_identities()
+        identities = write_identities(self.data_dir, self.access_key, self._secret_key)
         # A restart reuses its ports (clients hold the endpoint); so does a chosen S3 port.
         fixed_ports = self._ports is not None or bool(self._s3_port)
         attempts = 1 if fixed_ports else START_ATTEMPTS
@@ -296,7 +315,7 @@ class SeaweedServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
-            self._command(weed, identities),
+            weed_command(weed, self.data_dir, self.host, self.ports, identities),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -331,7 +350,7 @@ class SeaweedServer:
                 client.list_buckets()
                 # The admin server comes up after S3; a stop() before it is up is slow.
                 closed = [p for p in self._all_ports() if not _accepts(self.host, p)]
-                nodes, registered = self._topology()
+                nodes, registered = master_topology(self.host, self.ports["master"])
                 if closed:
                     last = f"ports {closed} not listening yet"
                 elif not nodes:
@@ -349,19 +368,6 @@ class SeaweedServer:
             f"S3 at {self.endpoint_url} did not answer within {timeout:.0f}s ({last}); "
             f"log {self.log_path}:\n" + self._log_tail()
         )
-
-    def _topology(self) -> tuple[int, int]:
-        """Volume servers and volumes the master knows about (both 0 until one checks in)."""
-        url = f"http://{self.host}:{self.ports['master']}/dir/status"
-        with urllib.request.urlopen(url, timeout=2) as response:
-            topology = json.load(response).get("Topology") or {}
-        nodes = [
-            node
-            for center in topology.get("DataCenters") or []
-            for rack in center.get("Racks") or []
-            for node in rack.get("DataNodes") or []
-        ]
-        return len(nodes), sum(int(node.get("Volumes", 0)) for node in nodes)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop weed by its PID: SIGTERM, wait, then SIGKILL; calling it twice is harmless."""

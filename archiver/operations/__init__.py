@@ -1,6 +1,7 @@
 """Running crawls as a service: one crawl's archive (WARC writing, uploads, the manifest), the
-sites file, per-site locks, capture history, recrawl policy, resuming a crawl, judging its
-stats, and the Scrapy-free half of distributed mode.
+sites file, per-site locks, capture history, recrawl policy, resuming a crawl, one run of a
+site, judging its stats, what `archiver status` reports, and the Scrapy-free half of
+distributed mode.
 
 Built on storage, index, spool and warc; never imports access, commands or Scrapy (the crawler
 layer adapts it to Scrapy).
@@ -13,6 +14,7 @@ from archiver.operations.archive import (
     CrawlArchive,
     warcinfo_fields,
 )
+from archiver.operations.captures import ExchangeRefs, Revisits
 from archiver.operations.crawlstats import (
     DEFAULT_MAX_ERROR_RATE,
     STATS_NAME,
@@ -41,13 +43,20 @@ from archiver.operations.history import (
     history_key,
     restore_history,
 )
+from archiver.operations.launcher import (
+    CrawlChildren,
+    SiteResult,
+    run_site,
+)
 from archiver.operations.locks import (
+    LOCK_FD_ENV,
     AlreadyRunning,
     LockHolder,
     SiteLock,
-    process_identity,
     read_holder,
 )
+from archiver.operations.manifest import CrawlManifest
+from archiver.operations.records import RecordQueue
 from archiver.operations.recrawl import (
     DEFAULT_AFTER_PUBLICATION,
     Decision,
@@ -64,38 +73,74 @@ from archiver.operations.resume import (
     StoredResponse,
     recover_crawl,
 )
+from archiver.operations.sitedir import (
+    HISTORY_FILE,
+    JOURNAL_FILE,
+    CrawlJournal,
+    JobPlan,
+    SiteDir,
+    end_job,
+    iter_site_dirs,
+    read_job,
+    read_json_lines,
+    start_job,
+    truncate_torn_line,
+)
+from archiver.operations.sitehistory import RunHistory, RunStats
+from archiver.operations.siterun import SiteSession
 from archiver.operations.sites import (
     SiteConfig,
     SitesError,
     load_sites,
     parse_sites,
 )
+from archiver.operations.status import (
+    site_status,
+    spool_status,
+)
+from archiver.operations.uploads import CrawlUploads
 
 __all__ = [
     "DEFAULT_AFTER_PUBLICATION",
     "DEFAULT_MAX_ERROR_RATE",
+    "HISTORY_FILE",
     "ITEMS_PART",
+    "JOURNAL_FILE",
+    "LOCK_FD_ENV",
     "STATS_NAME",
     "AlreadyRunning",
     "ArticleEvent",
     "CaptureEvent",
     "CaptureHistory",
     "CrawlArchive",
+    "CrawlChildren",
+    "CrawlJournal",
+    "CrawlManifest",
+    "CrawlUploads",
     "Decision",
+    "ExchangeRefs",
     "FrontierKeys",
     "HistoryError",
     "HistoryEvent",
     "HistoryWriter",
+    "JobPlan",
     "KnownPage",
     "LockHolder",
     "PayloadIndex",
     "PayloadRef",
+    "RecordQueue",
     "RecordReader",
     "RecrawlPolicy",
     "RemoteFile",
     "ResumeState",
+    "Revisits",
+    "RunHistory",
+    "RunStats",
     "SiteConfig",
+    "SiteDir",
     "SiteLock",
+    "SiteResult",
+    "SiteSession",
     "SitesError",
     "StoredResponse",
     "WorkerRoll",
@@ -103,17 +148,25 @@ __all__ = [
     "backup_history",
     "crawl_stats",
     "decide",
+    "end_job",
     "format_duration",
     "history_key",
+    "iter_site_dirs",
     "load_sites",
     "merge_manifests",
     "parse_duration",
     "parse_sites",
-    "process_identity",
     "read_holder",
+    "read_job",
+    "read_json_lines",
     "recover_crawl",
     "restore_history",
+    "run_site",
     "scheduler_settings",
+    "site_status",
+    "spool_status",
+    "start_job",
+    "truncate_torn_line",
     "validate_crawl_id",
     "warcinfo_fields",
     "worker_crawl_id",

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from archiver.operations.recrawl import KnownPage
-from archiver.spool import HISTORY_FILE
+from archiver.operations.sitedir import HISTORY_FILE
 from archiver.storage import METADATA_SHA256, S3Config, Uploader, UploadError, describe_error
 
 if TYPE_CHECKING:

@@ -23,45 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archiver.spool import pid_exists, process_identity
+
 logger = logging.getLogger(__name__)
 
 # How often a waiting run tries the lock again.
 POLL_SECONDS = 0.5
-
-
-def _boot_id() -> str | None:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
-    except OSError:
-        return None
-
-
-def process_identity(pid: int) -> str | None:
-    """The "{boot id}:{start time in clock ticks}" of a live process (Linux), else None.
-
-    A pid is reused once its process is gone; the start time since boot, and the boot
-    id across reboots, tell a recycled pid from the process that took the lock.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    # The command name (field 2) is in parentheses and may itself hold spaces or ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    boot = _boot_id()
-    if len(fields) < 20 or boot is None:
-        return None
-    return f"{boot}:{fields[19]}"
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+# `archiver crawl` holds the site lock and hands it to its `scrapy crawl` child as this fd.
+LOCK_FD_ENV = "NEWS_ARCHIVER_LOCK_FD"
 
 
 @dataclass(frozen=True)
@@ -113,7 +82,7 @@ class LockHolder:
         if self.host != socket.gethostname():
             return None
         for pid, identity in ((self.pid, self.identity), (self.child_pid, None)):
-            if pid is None or not _pid_exists(pid):
+            if pid is None or not pid_exists(pid):
                 continue
             if identity is None or process_identity(pid) in (None, identity):
                 return True

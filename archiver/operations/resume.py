@@ -2,7 +2,7 @@
 
 A crawl stopped cleanly keeps Scrapy's queue in its JOBDIR; a crawl that was killed
 does not (Scrapy writes it only when it closes).  Either way, the crawl's own journal
-(archiver.spool.layout.CrawlJournal) and its WARC files say exactly what was archived.  A
+(archiver.operations.sitedir.CrawlJournal) and its WARC files say exactly what was archived.  A
 resumed crawl walks the site again from its start URLs, and every URL it had already
 archived is answered from its own records instead of the network: the spider sees the
 same pages and finds the same links, nothing is archived twice, and what the killed
@@ -22,14 +22,8 @@ from typing import TYPE_CHECKING, Any
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.operations.history import PayloadRef
-from archiver.spool import (
-    CrawlDir,
-    CrawlJournal,
-    Writer,
-    read_json_lines,
-    truncate_torn_line,
-    writer_state,
-)
+from archiver.operations.sitedir import CrawlJournal, read_json_lines, truncate_torn_line
+from archiver.spool import CrawlDir, Writer, writer_state
 from archiver.storage import S3Config, object_key
 from archiver.warc import OPEN_SUFFIX, WARC_SUFFIX, ClosedWarc, parse_warc_date, recover_open_file
 
@@ -218,7 +212,7 @@ def recover_crawl(
     """Bring a crawl directory back to a consistent state and read what it already holds.
 
     Every ``*.warc.gz.open`` left by a killed writer is cut after its last complete record
-    and renamed (archiver.warc.writer.recover_open_file); records the journal had not noted yet
+    and renamed (archiver.warc.recovery.recover_open_file); records the journal had not noted yet
     are read from those files; a torn last line of the items file is cut off.  Another
     process (an upload pass) may have recovered and uploaded a file first: its records
     are known from the journal, and `remote` tells its size and digest in storage.

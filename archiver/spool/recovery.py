@@ -2,8 +2,8 @@
 
 A crawl killed mid-write leaves ``*.warc.gz.open`` behind; every record it finished is
 in the file (the writer hands each write to the kernel), the last one may be cut.
-:func:`recover_crawl` cuts such a file after its last complete record and renames it
-(archiver.warc.writer.recover_open_file), so the next upload pass sends it like any closed WARC.
+:func:`recover_open_files` cuts such a file after its last complete record and renames it
+(archiver.warc.recover_open_file), so the next upload pass sends it like any closed WARC.
 
 It must never touch a file that a live crawl is still writing.  The writer's host and
 pid are part of every WARC name (``{prefix}-{time}-{serial}-{host}-{pid}.warc.gz``), so
@@ -11,7 +11,7 @@ the question is whether that process still runs: a pid that does not exist is a 
 writer; a pid that exists but whose process started after the file was last written to
 is a recycled pid, so the writer is dead too.  A file written on another host cannot be
 judged from here and is left alone, unless the crawl's crawl.json says it finished (its
-writers are gone by definition).  Scrapy-free; archiver.storage.uploader.upload_spool calls it.
+writers are gone by definition).  Scrapy-free; archiver.storage.upload_spool calls it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 
 from archiver.spool.layout import CrawlDir
+from archiver.spool.process import pid_exists, process_start
 from archiver.warc import CORRUPT_SUFFIX, OPEN_SUFFIX, WARC_SUFFIX, recover_open_file
 
 logger = logging.getLogger(__name__)
@@ -70,36 +71,6 @@ def _local_host() -> str:
     return _HOST_UNSAFE.sub("-", socket.gethostname())
 
 
-def process_start(pid: int) -> float | None:
-    """When a process started, in seconds since the epoch (Linux /proc), or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        btime = next(
-            int(line.split()[1])
-            for line in Path("/proc/stat").read_text(encoding="ascii").splitlines()
-            if line.startswith("btime ")
-        )
-    except (OSError, StopIteration, ValueError):
-        return None
-    # The command name (field 2) is in parentheses and may hold spaces or ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    try:
-        ticks = int(fields[19])
-    except (IndexError, ValueError):
-        return None
-    return btime + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def writer_state(path: Path) -> Writer:
     """Whether the process named in an open WARC's name is still the one writing it."""
     writer = writer_of(path)
@@ -110,7 +81,7 @@ def writer_state(path: Path) -> Writer:
         return Writer.UNKNOWN
     if pid == os.getpid():
         return Writer.ALIVE
-    if not _pid_exists(pid):
+    if not pid_exists(pid):
         return Writer.DEAD
     started = process_start(pid)
     if started is None:
@@ -123,7 +94,7 @@ def writer_state(path: Path) -> Writer:
     return Writer.DEAD if started > last_write + _CLOCK_SLACK else Writer.ALIVE
 
 
-def recover_crawl(crawl: CrawlDir) -> Recovery:
+def recover_open_files(crawl: CrawlDir) -> Recovery:
     """Recover the open WARCs of a crawl directory whose writers are gone; leave the rest."""
     result = Recovery()
     finished = crawl.info.finished is not None

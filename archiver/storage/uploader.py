@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import base64
-import enum
-import hashlib
 import logging
-import os
-import re
 import threading
-import unicodedata
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Self
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -32,59 +23,25 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ReadTimeoutError,
 )
-from s3transfer.utils import ChunksizeAdjuster
 
-from archiver import SOFTWARE
-from archiver.config import SettingError
-from archiver.spool import FINAL_FILES, CrawlDir, CrawlInfo, iter_crawl_dirs, recover_crawl
-from archiver.warc import CORRUPT_SUFFIX, ClosedWarc
+from archiver.storage.config import S3Config, make_client
+from archiver.storage.digests import (
+    METADATA_SHA256,
+    FileChanged,
+    FileHasher,
+    LocalDigest,
+    Verdict,
+    checksum_verdict,
+    compare_object,
+    digest_file,
+    part_size_for,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 logger = logging.getLogger(__name__)
-
-# S3's own limits: parts between 5 MiB and 5 GiB, keys up to 1024 bytes of UTF-8.
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
-MAX_KEY_BYTES = 1024
-# One key component stays under the 255-byte name limit of common filesystems, so a bucket
-# can be mirrored to disk (rclone, aws s3 sync) without renaming.
-MAX_COMPONENT_BYTES = 200
-# Connecting to a live endpoint takes milliseconds; a part upload may wait on a slow disk.
-CONNECT_TIMEOUT = 10
-READ_TIMEOUT = 120
-# 1 MiB reads keep hashing at disk speed while memory stays constant whatever the file size.
-READ_BLOCK = 1024 * 1024
-METADATA_SHA256 = "sha256"
-
-_ADDRESSING_STYLES = ("path", "virtual", "auto")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
-_EXTENSION = re.compile(r"(?:\.[A-Za-z0-9]{1,10}){1,3}$")
-_SAFE_ASCII_PUNCT = frozenset("-_.~+=@,")
-_CONTENT_TYPES = {
-    ".warc.gz": "application/warc",
-    ".warc": "application/warc",
-    ".json": "application/json",
-    ".cdxj": "text/plain; charset=utf-8",
-    ".cdx": "text/plain; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-}
-
-
-class SettingsLike(Protocol):
-    """The part of Scrapy's Settings that S3Config reads."""
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """A raw setting value."""
-
-    def getint(self, name: str, default: int = 0) -> int:
-        """A setting as an integer."""
-
-    def getbool(self, name: str, default: bool = False) -> bool:
-        """A setting as a boolean."""
 
 
 class UploadError(Exception):
@@ -98,469 +55,6 @@ class UploadError(Exception):
         self.server = server
         self.bucket = bucket
         self.key = key
-
-
-# --- configuration ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class S3Config:
-    """Where and how to upload: bucket, key prefix, endpoint and transfer tuning."""
-
-    bucket: str
-    prefix: str = "news-archiver"
-    endpoint_url: str | None = None
-    region: str | None = None
-    addressing_style: str = "path"
-    multipart_threshold: int = 64 * 1024 * 1024
-    multipart_chunksize: int = 64 * 1024 * 1024
-    max_attempts: int = 5
-    upload_threads: int = 2
-    keep_local: bool = False
-    connect_timeout: float = CONNECT_TIMEOUT
-    read_timeout: float = READ_TIMEOUT
-
-    def __post_init__(self) -> None:
-        if self.bucket and (len(self.bucket) < 3 or re.search(r"[\s/]", self.bucket)):
-            raise SettingError(
-                f"ARCHIVER_S3_BUCKET: {self.bucket!r} is not a bucket name "
-                "(3 or more characters, no spaces or slashes)"
-            )
-        if self.endpoint_url is not None:
-            if not re.match(r"https?://[^/\s]+", self.endpoint_url):
-                raise SettingError(
-                    f"ARCHIVER_S3_ENDPOINT_URL: {self.endpoint_url!r} is not an http(s):// URL"
-                )
-            if "@" in urlsplit(self.endpoint_url).netloc:
-                # Never echo it: the part before "@" is a credential.
-                raise SettingError(
-                    "ARCHIVER_S3_ENDPOINT_URL must not hold credentials (user:password@); "
-                    "use the AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, a role)"
-                )
-        if self.addressing_style not in _ADDRESSING_STYLES:
-            raise SettingError(
-                f"ARCHIVER_S3_ADDRESSING_STYLE: expected one of {', '.join(_ADDRESSING_STYLES)}, "
-                f"got {self.addressing_style!r}"
-            )
-        if not MIN_PART_SIZE <= self.multipart_chunksize <= MAX_PART_SIZE:
-            raise SettingError(
-                "ARCHIVER_S3_MULTIPART_CHUNKSIZE: S3 parts must be between 5 MiB and 5 GiB, "
-                f"got {self.multipart_chunksize}"
-            )
-        if self.multipart_threshold < 1:
-            raise SettingError(
-                f"ARCHIVER_S3_MULTIPART_THRESHOLD: must be positive, got {self.multipart_threshold}"
-            )
-        if self.max_attempts < 1:
-            raise SettingError(
-                f"ARCHIVER_S3_MAX_ATTEMPTS: must be 1 or more, got {self.max_attempts}"
-            )
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
-            raise SettingError(
-                "ARCHIVER_S3_CONNECT_TIMEOUT and ARCHIVER_S3_READ_TIMEOUT must be positive, "
-                f"got {self.connect_timeout} and {self.read_timeout}"
-            )
-        if self.upload_threads < 1:
-            raise SettingError(
-                f"ARCHIVER_S3_UPLOAD_THREADS: must be 1 or more, got {self.upload_threads}"
-            )
-        try:
-            _prefix_segments(self.prefix)
-        except ValueError as exc:
-            raise SettingError(f"ARCHIVER_S3_PREFIX: {exc}") from None
-
-    @classmethod
-    def from_settings(cls, settings: SettingsLike) -> Self:
-        """Read the ARCHIVER_S3_* settings; raises SettingError for values that cannot work."""
-
-        def text(name: str, default: str = "") -> str:
-            return str(settings.get(name) or default).strip()
-
-        def number(name: str, default: int) -> int:
-            try:
-                return settings.getint(name, default)
-            except (TypeError, ValueError):
-                raise SettingError(
-                    f"{name}: expected an integer, got {settings.get(name)!r}"
-                ) from None
-
-        try:
-            keep_local = settings.getbool("ARCHIVER_KEEP_LOCAL", False)
-        except (TypeError, ValueError):
-            raise SettingError(
-                f"ARCHIVER_KEEP_LOCAL: expected true or false, got "
-                f"{settings.get('ARCHIVER_KEEP_LOCAL')!r}"
-            ) from None
-
-        def seconds(name: str, default: float) -> float:
-            try:
-                return float(settings.get(name) or default)
-            except (TypeError, ValueError):
-                raise SettingError(
-                    f"{name}: expected a number of seconds, got {settings.get(name)!r}"
-                ) from None
-
-        endpoint = text("ARCHIVER_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL", "")
-        return cls(
-            bucket=text("ARCHIVER_S3_BUCKET"),
-            prefix=text("ARCHIVER_S3_PREFIX"),
-            endpoint_url=endpoint.strip() or None,
-            region=text("ARCHIVER_S3_REGION") or None,
-            addressing_style=text("ARCHIVER_S3_ADDRESSING_STYLE", "path").lower(),
-            multipart_threshold=number("ARCHIVER_S3_MULTIPART_THRESHOLD", 64 << 20),
-            multipart_chunksize=number("ARCHIVER_S3_MULTIPART_CHUNKSIZE", 64 << 20),
-            max_attempts=number("ARCHIVER_S3_MAX_ATTEMPTS", 5),
-            upload_threads=number("ARCHIVER_S3_UPLOAD_THREADS", 2),
-            keep_local=keep_local,
-            connect_timeout=seconds("ARCHIVER_S3_CONNECT_TIMEOUT", CONNECT_TIMEOUT),
-            read_timeout=seconds("ARCHIVER_S3_READ_TIMEOUT", READ_TIMEOUT),
-        )
-
-    @property
-    def worst_case_seconds(self) -> float:
-        """The longest one S3 call can take: every attempt timing out, plus retry backoff."""
-        # botocore's standard mode sleeps up to min(20, 2**(n-1)) s before attempt n + 1.
-        backoff = sum(min(20.0, 2.0 ** (n - 1)) for n in range(1, self.max_attempts))
-        return self.max_attempts * (self.connect_timeout + self.read_timeout) + backoff
-
-    @property
-    def enabled(self) -> bool:
-        """True when a bucket is configured, i.e. uploads are on."""
-        return bool(self.bucket)
-
-    @property
-    def server(self) -> str:
-        """The endpoint as shown in messages (never with credentials)."""
-        return self.endpoint_url or f"AWS S3 ({self.region or 'default region'})"
-
-
-def _as_config(settings: SettingsLike | S3Config) -> S3Config:
-    return settings if isinstance(settings, S3Config) else S3Config.from_settings(settings)
-
-
-def make_client(cfg: S3Config) -> S3Client:
-    """A boto3 S3 client for cfg; credentials come only from the standard AWS chain."""
-    session = boto3.session.Session()
-    region = cfg.region or session.region_name or "us-east-1"
-    # Checked against the allowed styles in S3Config; botocore types it as a Literal.
-    s3_options: Any = {"addressing_style": cfg.addressing_style}
-    config = Config(
-        region_name=region,
-        signature_version="s3v4",
-        s3=s3_options,
-        retries={"mode": "standard", "total_max_attempts": cfg.max_attempts},
-        connect_timeout=cfg.connect_timeout,
-        read_timeout=cfg.read_timeout,
-        # One connection per concurrent part, plus room for the HEAD requests.
-        max_pool_connections=max(10, cfg.upload_threads * 2),
-        user_agent_extra=SOFTWARE,
-    )
-    return session.client("s3", endpoint_url=cfg.endpoint_url, config=config)
-
-
-def client_from_settings(settings: SettingsLike | S3Config) -> S3Client:
-    """make_client for Scrapy settings (or an S3Config)."""
-    return make_client(_as_config(settings))
-
-
-# --- keys -------------------------------------------------------------------------------
-
-
-def _is_safe_char(ch: str) -> bool:
-    if ch.isascii():
-        return ch.isalnum() or ch in _SAFE_ASCII_PUNCT
-    # Letters, combining marks and digits of any script; never controls, format or space chars.
-    return unicodedata.category(ch)[0] in "LMN"
-
-
-def _truncate_utf8(text: str, limit: int) -> str:
-    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
-
-
-def _safe_component(value: str, what: str) -> str:
-    """One key component that cannot hold a path separator, control char or dot-only name."""
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
-    norm = unicodedata.normalize("NFKC", value)
-    clean = "".join(ch if _is_safe_char(ch) else "_" for ch in norm)
-    if not any(ch.isalnum() for ch in clean):
-        raise ValueError(f"{what} {value!r} has no letter or digit to build a key from")
-    # A leading dot would make a hidden file when the bucket is mirrored to disk.
-    stripped = clean.lstrip(".")
-    clean = "_" * (len(clean) - len(stripped)) + stripped
-    if clean == value and len(clean.encode("utf-8")) <= MAX_COMPONENT_BYTES:
-        return clean
-    # Changed or shortened: a digest of the original keeps two different names from ever
-    # landing on the same key (one would overwrite the other in the bucket).
-    tag = "-" + hashlib.sha256(value.encode("utf-8", errors="surrogatepass")).hexdigest()[:12]
-    match = _EXTENSION.search(clean)
-    ext = match.group(0) if match and match.start() > 0 else ""
-    stem = clean[: len(clean) - len(ext)]
-    room = MAX_COMPONENT_BYTES - len(tag.encode()) - len(ext.encode())
-    return _truncate_utf8(stem, room) + tag + ext
-
-
-def _prefix_segments(prefix: str) -> list[str]:
-    segments = [s for s in prefix.strip().strip("/").split("/") if s]
-    for segment in segments:
-        if segment in {".", ".."}:
-            raise ValueError(f"prefix {prefix!r} must not contain '.' or '..' segments")
-        try:
-            ok = _safe_component(segment, "prefix segment") == segment
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"prefix segment {segment!r} may only use letters, digits and -_.~+=@, "
-                "and must not start with a dot"
-            )
-    return segments
-
-
-def object_key(prefix: str, crawl_date: str, crawl_id: str, filename: str) -> str:
-    """The storage key "{prefix}/{crawl_date}/{crawl_id}/{filename}", every part made safe."""
-    if not _DATE.fullmatch(crawl_date or ""):
-        raise ValueError(f"crawl date must be YYYY-MM-DD, got {crawl_date!r}")
-    try:
-        datetime.strptime(crawl_date, "%Y-%m-%d")
-    except ValueError:
-        raise ValueError(f"crawl date {crawl_date!r} is not a calendar date") from None
-    parts = [
-        *_prefix_segments(prefix),
-        crawl_date,
-        _safe_component(crawl_id, "crawl id"),
-        _safe_component(filename, "file name"),
-    ]
-    key = "/".join(parts)
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise ValueError(f"key would be longer than {MAX_KEY_BYTES} bytes; shorten the prefix")
-    return key
-
-
-def content_type_for(filename: str) -> str:
-    """The Content-Type stored with a spooled file (never a Content-Encoding: WARCs stay gzip)."""
-    lower = filename.lower()
-    for suffix, ctype in _CONTENT_TYPES.items():
-        if lower.endswith(suffix):
-            return ctype
-    return "application/octet-stream"
-
-
-# --- digests and verification -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LocalDigest:
-    """SHA-256 of a local file, whole and per upload part, computed in one streaming pass."""
-
-    size: int
-    sha256: bytes
-    part_size: int | None = None
-    part_sha256: tuple[bytes, ...] = ()
-
-    @property
-    def sha256_hex(self) -> str:
-        """Hex SHA-256 of the whole file (what goes in x-amz-meta-sha256)."""
-        return self.sha256.hex()
-
-    @property
-    def sha256_b64(self) -> str:
-        """Base64 SHA-256, as S3 reports a full-object ChecksumSHA256."""
-        return base64.b64encode(self.sha256).decode("ascii")
-
-    @property
-    def composite(self) -> str | None:
-        """The multipart ChecksumSHA256 S3 reports: base64(sha256(part digests))-N."""
-        if self.part_size is None:
-            return None
-        combined = hashlib.sha256(b"".join(self.part_sha256)).digest()
-        return f"{base64.b64encode(combined).decode('ascii')}-{len(self.part_sha256)}"
-
-
-def part_size_for(cfg: S3Config, size: int) -> int | None:
-    """The part size s3transfer will use for a file of this size, None for a single PUT."""
-    if size < cfg.multipart_threshold:
-        return None
-    return int(ChunksizeAdjuster().adjust_chunksize(cfg.multipart_chunksize, size))
-
-
-class FileChanged(Exception):
-    """The local file is not the one expected: its bytes or size changed."""
-
-
-class _FileHasher:
-    """SHA-256 of a file, whole and per part, in one read in order; parts can be awaited."""
-
-    def __init__(self, path: Path, part_size: int | None, expect_size: int | None = None) -> None:
-        self.path = path
-        self.part_size = part_size
-        self.expect_size = expect_size
-        self._parts: list[bytes] = []
-        self._result: LocalDigest | None = None
-        self._error: Exception | None = None
-        self._stop = False
-        self._done = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def run(self) -> LocalDigest:
-        """Hash the file in this thread and return its digest."""
-        try:
-            result = self._hash()
-        except Exception as exc:
-            with self._done:
-                self._error = exc
-                self._done.notify_all()
-            raise
-        with self._done:
-            self._result = result
-            self._done.notify_all()
-        return result
-
-    def start(self) -> None:
-        """Hash in a thread of its own; part() and result() wait for it."""
-        self._thread = threading.Thread(target=self._run_kept, name="archiver-hash", daemon=True)
-        self._thread.start()
-
-    def _run_kept(self) -> None:
-        try:
-            self.run()
-        except Exception:
-            logger.debug("hashing %s failed", self.path, exc_info=True)  # kept for result()
-
-    def stop(self) -> None:
-        """Stop a background pass early (the upload ended) and wait for its thread."""
-        self._stop = True
-        if self._thread is not None:
-            self._thread.join()
-
-    def part(self, number: int) -> bytes:
-        """The SHA-256 of part `number` (1-based), once the pass has read it."""
-        with self._done:
-            while len(self._parts) < number and self._result is None and self._error is None:
-                self._done.wait()
-            if len(self._parts) >= number:
-                return self._parts[number - 1]
-            if self._error is not None:
-                raise self._error
-        raise FileChanged(f"{self.path.name} has fewer than {number} parts")
-
-    def result(self) -> LocalDigest:
-        """The digest of the whole pass (waits for a background pass)."""
-        with self._done:
-            while self._result is None and self._error is None:
-                self._done.wait()
-            if self._error is not None:
-                raise self._error
-            assert self._result is not None
-            return self._result
-
-    def _hash(self) -> LocalDigest:
-        part_size = self.part_size
-        whole = hashlib.sha256()
-        part = hashlib.sha256()
-        in_part = 0
-        size = 0
-        buf = bytearray(READ_BLOCK)
-        view = memoryview(buf)
-        with open(self.path, "rb", buffering=0) as fh:
-            while not self._stop:
-                want = READ_BLOCK if part_size is None else min(READ_BLOCK, part_size - in_part)
-                n = fh.readinto(view[:want])
-                if not n:
-                    break
-                chunk = view[:n]
-                whole.update(chunk)
-                size += n
-                if part_size is not None:
-                    part.update(chunk)
-                    in_part += n
-                    if in_part == part_size:
-                        self._add_part(part.digest())
-                        part = hashlib.sha256()
-                        in_part = 0
-        if self._stop:
-            raise FileChanged(f"hashing {self.path.name} was stopped")
-        if part_size is not None and (in_part or not self._parts):
-            self._add_part(part.digest())
-        if self.expect_size is not None and size != self.expect_size:
-            raise FileChanged(
-                f"{self.path.name} changed while it was read: {size} bytes, "
-                f"{self.expect_size} when the upload began"
-            )
-        return LocalDigest(size, whole.digest(), part_size, tuple(self._parts))
-
-    def _add_part(self, digest: bytes) -> None:
-        with self._done:
-            self._parts.append(digest)
-            self._done.notify_all()
-
-
-def digest_file(path: Path, part_size: int | None = None) -> LocalDigest:
-    """Hash a file in fixed-size reads, also per part when part_size is given."""
-    return _FileHasher(path, part_size).run()
-
-
-def _md5_file(path: Path) -> str:
-    md5 = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(READ_BLOCK), b""):
-            md5.update(block)
-    return md5.hexdigest()
-
-
-class Verdict(enum.Enum):
-    """How a stored object compares with the local file."""
-
-    MATCH = "match"  # a server checksum (SHA-256 or MD5 ETag) equals ours
-    METADATA_ONLY = "metadata-only"  # size and our x-amz-meta-sha256 agree; no server checksum
-    UNVERIFIABLE = "unverifiable"  # size agrees but the server returned nothing to compare
-    MISMATCH = "mismatch"
-
-
-def compare_object(head: Mapping[str, Any], digest: LocalDigest, path: Path) -> tuple[Verdict, str]:
-    """Compare a HeadObject(ChecksumMode=ENABLED) answer with the local file's digest."""
-    remote_size = head.get("ContentLength")
-    if remote_size != digest.size:
-        return Verdict.MISMATCH, f"size {remote_size} on the server, {digest.size} locally"
-    metadata = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
-    remote_meta = str(metadata.get(METADATA_SHA256, "")).lower() or None
-    if remote_meta is not None and remote_meta != digest.sha256_hex:
-        return Verdict.MISMATCH, f"x-amz-meta-sha256 {remote_meta} differs from {digest.sha256_hex}"
-    checksum = head.get("ChecksumSHA256")
-    if checksum:
-        found = checksum_verdict(str(checksum), digest)
-        if found is not None:
-            return found
-    else:
-        etag = str(head.get("ETag", "")).strip('"').lower()
-        if _MD5_ETAG.fullmatch(etag):
-            local_md5 = _md5_file(path)
-            if etag == local_md5:
-                return Verdict.MATCH, "MD5 ETag"
-            return Verdict.MISMATCH, f"ETag {etag} differs from local MD5 {local_md5}"
-    if remote_meta is not None:
-        return Verdict.METADATA_ONLY, "size and x-amz-meta-sha256 only"
-    return Verdict.UNVERIFIABLE, "the server returned no checksum, MD5 ETag or sha256 metadata"
-
-
-def checksum_verdict(checksum: str, digest: LocalDigest) -> tuple[Verdict, str] | None:
-    """Compare a server's ChecksumSHA256 with a digest; None when it cannot be compared."""
-    value, sep, count = checksum.partition("-")
-    if not sep:
-        if value == digest.sha256_b64:
-            return Verdict.MATCH, "full-object SHA-256"
-        return Verdict.MISMATCH, f"ChecksumSHA256 {checksum} differs from {digest.sha256_b64}"
-    composite = digest.composite
-    if composite is not None and count == str(len(digest.part_sha256)):
-        if checksum == composite:
-            return Verdict.MATCH, f"composite SHA-256 of {count} parts"
-        return Verdict.MISMATCH, f"composite ChecksumSHA256 {checksum} differs from {composite}"
-    # Uploaded with another part size: the composite cannot be recomputed from here.
-    logger.debug("composite checksum %s has a part count we cannot reproduce", checksum)
-    return None
-
-
-# --- uploads --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -632,7 +126,7 @@ class _Transfer:
             and len(written.part_sha256) == -(-size // part_size)
         ):
             self.written_parts = written.part_sha256
-        self.hasher: _FileHasher | None = None
+        self.hasher: FileHasher | None = None
         self.answer: dict[str, Any] | None = None
         self._read: LocalDigest | None = None
 
@@ -643,7 +137,7 @@ class _Transfer:
 
     def start_hashing(self) -> None:
         """Hash the file in the background while its parts go up."""
-        self.hasher = _FileHasher(self.path, self.part_size, self.size)
+        self.hasher = FileHasher(self.path, self.part_size, self.size)
         self.hasher.start()
 
     def stop(self) -> None:
@@ -657,7 +151,7 @@ class _Transfer:
             if self.hasher is not None:
                 self._read = self.hasher.result()
             else:
-                self._read = _FileHasher(self.path, self.part_size, self.size).run()
+                self._read = FileHasher(self.path, self.part_size, self.size).run()
             if self.known is not None and self._read.sha256 != self.known:
                 raise FileChanged(
                     f"{self.path.name} changed since it was written: its SHA-256 is "
@@ -773,13 +267,6 @@ def _transfers_for(client: S3Client) -> _Transfers:
 
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
-
-
-def written_digest(closed: ClosedWarc) -> LocalDigest:
-    """The digests a WARC's writer computed as it wrote the file, for Uploader.upload_file."""
-    return LocalDigest(
-        closed.size, bytes.fromhex(closed.sha256), closed.part_size, closed.part_sha256
-    )
 
 
 class Uploader:
@@ -1022,202 +509,3 @@ def bucket_check(cfg: S3Config, client: S3Client) -> None:
     except BotoCoreError as exc:
         raise fail(f"access denied: {describe_error(head_error)}") from exc
     raise fail(f"access denied to HeadBucket: {describe_error(head_error)}")
-
-
-# --- the spool ---------------------------------------------------------------------------
-
-
-@dataclass
-class SpoolReport:
-    """What one pass over the spool did and what is left."""
-
-    uploaded: list[UploadResult] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    waiting: list[Path] = field(default_factory=list)
-    # WARCs of dead crawls recovered from *.open in this pass (uploaded like any other).
-    recovered: list[Path] = field(default_factory=list)
-    # Open WARCs with no complete record, kept locally as *.corrupt and never uploaded.
-    corrupt: list[Path] = field(default_factory=list)
-
-    @property
-    def bytes_uploaded(self) -> int:
-        """Bytes sent in this pass (files that were already stored do not count)."""
-        return sum(r.size for r in self.uploaded if not r.already_present)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed and nothing is left waiting."""
-        return not self.failed and not self.waiting
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary for `archiver upload --json`."""
-        return {
-            "files_uploaded": sum(1 for r in self.uploaded if not r.already_present),
-            "files_already_present": sum(1 for r in self.uploaded if r.already_present),
-            "bytes_uploaded": self.bytes_uploaded,
-            "uploaded": [r.to_json() for r in self.uploaded],
-            "failed": [{"path": str(p), "error": e} for p, e in self.failed],
-            "waiting": [str(p) for p in self.waiting],
-            "recovered": [str(p) for p in self.recovered],
-            "corrupt": [str(p) for p in self.corrupt],
-        }
-
-
-class _Progress:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self._bar: Any = None
-        self._task: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self._task = self._bar.add_task("uploading", total=total)
-            self._bar.start()
-
-    def describe(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, description=text)
-
-    def advance(self, amount: int) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task, amount)
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-# Called as hook(cfg, client, crawl) once a pass has stored a crawl's manifest.json, i.e. the
-# crawl is complete in storage; archiver.index.archive registers the archive-wide index update here.
-CrawlStoredHook = Callable[[S3Config, "S3Client", CrawlInfo], None]
-_crawl_stored_hooks: list[CrawlStoredHook] = []
-
-
-def add_crawl_stored_hook(hook: CrawlStoredHook) -> None:
-    """Run hook(cfg, client, crawl) after upload_spool stores a crawl's manifest.json."""
-    if hook not in _crawl_stored_hooks:
-        _crawl_stored_hooks.append(hook)
-
-
-def _crawl_stored(cfg: S3Config, client: S3Client, crawl: CrawlInfo) -> None:
-    for hook in list(_crawl_stored_hooks):
-        try:
-            hook(cfg, client, crawl)
-        except Exception as exc:
-            # The files are stored and verified; a failing follower must not fail the upload.
-            logger.error("event=crawl_stored_hook_failed crawl=%s error=%r", crawl.crawl_id, exc)
-
-
-def upload_spool(
-    cfg: S3Config,
-    spool_root: Path,
-    *,
-    client: S3Client | None = None,
-    progress: bool = False,
-    crawl_id: str | None = None,
-) -> SpoolReport:
-    """Upload what waits in the spool, crawl by crawl; one failure does not stop the rest."""
-    uploader = Uploader(cfg, client)
-    report = SpoolReport()
-    crawls = [c for c in iter_crawl_dirs(Path(spool_root)) if crawl_id in (None, c.info.crawl_id)]
-    for crawl in crawls:
-        # Files of crashed crawls first become closed WARCs; live writers' files are left alone.
-        report.recovered.extend(recover_crawl(crawl).recovered)
-    plans = [(crawl, _uploadable(crawl, report)) for crawl in crawls]
-    bar = _Progress(progress, sum(_file_size(p) for _, files in plans for p in files))
-    try:
-        for crawl, files in plans:
-            _upload_crawl(uploader, crawl, files, report, bar)
-    finally:
-        bar.stop()
-    return report
-
-
-def _uploadable(crawl: CrawlDir, report: SpoolReport) -> list[Path]:
-    files = []
-    for path in crawl.pending_uploads():
-        if path.name.endswith(CORRUPT_SUFFIX):
-            # Nothing in it could be read back; storage must hold no corrupt record.
-            logger.info("event=corrupt_file_kept file=%s", path)
-            report.corrupt.append(path)
-            continue
-        files.append(path)
-    return files
-
-
-def _upload_crawl(
-    uploader: Uploader, crawl: CrawlDir, files: list[Path], report: SpoolReport, bar: _Progress
-) -> None:
-    cfg = uploader.cfg
-    incomplete = False
-    manifest_stored = False
-    for path in files:
-        size = _file_size(path)
-        if path.name in FINAL_FILES and incomplete:
-            # The manifest marks a crawl as complete in the bucket; it waits for its WARCs.
-            report.waiting.append(path)
-            bar.advance(size)
-            continue
-        bar.describe(path.name)
-        sent = 0
-
-        def tick(amount: int) -> None:
-            nonlocal sent
-            sent += amount
-            bar.advance(amount)
-
-        try:
-            key = object_key(cfg.prefix, crawl.info.crawl_date, crawl.info.crawl_id, path.name)
-            result = uploader.upload_and_release(
-                path,
-                key,
-                keep_local=cfg.keep_local,
-                content_type=content_type_for(path.name),
-                callback=tick,
-            )
-        except (UploadError, ValueError) as exc:
-            bar.advance(size - sent)
-            if not path.exists():
-                # Another process (a running crawl) uploaded and released it meanwhile.
-                logger.info("%s left the spool while this pass ran", path)
-                continue
-            logger.warning("could not upload %s: %s", path, exc)
-            report.failed.append((path, str(exc)))
-            incomplete = True
-            continue
-        bar.advance(size - sent)
-        report.uploaded.append(result)
-        if not result.verified:
-            report.waiting.append(path)
-            incomplete = True
-        elif path.name == FINAL_FILES[0]:
-            manifest_stored = True
-    if manifest_stored:
-        _crawl_stored(cfg, uploader.client, crawl.info)
-    report.waiting.extend(crawl.open_files())
-    if not cfg.keep_local:
-        crawl.remove_if_drained()

@@ -7,30 +7,33 @@ no storage, no index, no Scrapy.
 
 from __future__ import annotations
 
-from archiver.warc.writer import (
-    CORRUPT_SUFFIX,
-    GZIP_LEVEL,
-    OPEN_SUFFIX,
-    WARC_SUFFIX,
-    ClosedWarc,
+from archiver.warc.chunked import dechunk
+from archiver.warc.exchange import (
     DigestAlgorithm,
     HttpExchange,
-    RecordLocation,
-    RotatingWarcWriter,
-    WarcWriterThread,
+    digest,
+    new_record_id,
+    parse_digest_algorithm,
+    parse_warc_date,
+    warc_date,
+)
+from archiver.warc.records import (
     build_exchange_records,
     build_metadata_record,
     build_request_record,
     build_revisit_record,
     build_warcinfo_record,
-    dechunk,
-    digest,
-    new_record_id,
-    parse_digest_algorithm,
-    parse_warc_date,
-    recover_open_file,
     stored_response,
-    warc_date,
+)
+from archiver.warc.recovery import CORRUPT_SUFFIX, recover_open_file
+from archiver.warc.thread import WarcWriterThread
+from archiver.warc.writer import (
+    GZIP_LEVEL,
+    OPEN_SUFFIX,
+    WARC_SUFFIX,
+    ClosedWarc,
+    RecordLocation,
+    RotatingWarcWriter,
     warc_filename,
 )
 

@@ -1,0 +1,189 @@
+"""Re-running the cleaner over archived responses: the 2xx HTML responses of WARC files (local,
+or copied from s3:// first), each cleaned into one JSON-ready line, on every core.
+
+Scrapy-free and click-free; `archiver extract` is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.cleaning import RuleBook, clean_html, install_rulebook
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# The crawl's DOWNLOAD_MAXSIZE default: no page it would keep is larger once decoded.
+MAX_PAYLOAD_BYTES = 50 * 1024 * 1024
+# Responses waiting for a worker, per worker: enough to keep every core busy while
+# holding only a few pages per core in memory.
+QUEUE_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class HtmlCapture:
+    """One archived HTML response to clean, and where it came from."""
+
+    warc_file: str
+    record_id: str
+    target_uri: str
+    warc_date: str
+    content_type: str
+    payload: bytes
+
+
+def iter_html_captures(stream: IO[bytes], name: str) -> Iterator[HtmlCapture]:
+    """2xx text/html responses of a WARC stream (gzip or not), payload decoded."""
+    for record in ArchiveIterator(stream):
+        if record.rec_type != "response" or record.http_headers is None:
+            continue
+        status = record.http_headers.get_statuscode() or ""
+        if not status.startswith("2"):
+            continue
+        ctype = record.http_headers.get_header("Content-Type") or ""
+        if ctype.split(";")[0].strip().lower() not in HTML_TYPES:
+            continue
+        # Decoded (de-chunked, un-gzipped) payloads are capped like the crawl caps downloads,
+        # so a stored gzip bomb is cut rather than inflated in full.
+        payload = record.content_stream().read(MAX_PAYLOAD_BYTES + 1)
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            logger.warning(
+                "event=payload_too_large file=%s uri=%s limit=%d: cleaned from its first bytes",
+                name,
+                record.rec_headers.get_header("WARC-Target-URI"),
+                MAX_PAYLOAD_BYTES,
+            )
+            payload = payload[:MAX_PAYLOAD_BYTES]
+        yield HtmlCapture(
+            warc_file=name,
+            record_id=record.rec_headers.get_header("WARC-Record-ID") or "",
+            target_uri=record.rec_headers.get_header("WARC-Target-URI") or "",
+            warc_date=record.rec_headers.get_header("WARC-Date") or "",
+            content_type=ctype,
+            payload=payload,
+        )
+
+
+def clean_html_capture(
+    capture: HtmlCapture, rules: RuleBook | None = None
+) -> dict[str, Any] | None:
+    """The output line of one capture (None when it holds no article); runs in a worker.
+
+    Pool workers get the rules once, from the pool's initializer (install_rulebook).
+    """
+    article = clean_html(
+        capture.payload,
+        capture.target_uri or None,
+        content_type=capture.content_type,
+        rules=rules,
+    )
+    if not article.is_article:
+        return None
+    line: dict[str, Any] = {
+        "warc_file": capture.warc_file,
+        "warc_record_id": capture.record_id,
+        "target_uri": capture.target_uri,
+        "warc_date": capture.warc_date,
+    }
+    line.update(article.to_dict())
+    return line
+
+
+class CleaningPool:
+    """Cleans captures in worker processes, in order, with a bounded queue; in this process
+    when there is one worker.
+    """
+
+    def __init__(self, workers: int, rules: RuleBook | None) -> None:
+        self.workers = workers
+        self.rules = rules
+        self._stack = ExitStack()
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[Future[dict[str, Any] | None]] = deque()
+
+    def __enter__(self) -> CleaningPool:
+        if self.workers > 1:
+            self._pool = self._stack.enter_context(
+                ProcessPoolExecutor(
+                    self.workers, initializer=install_rulebook, initargs=(self.rules,)
+                )
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    def submit(self, capture: HtmlCapture) -> list[dict[str, Any] | None]:
+        """Queue one capture; the results ready now, oldest first (None: no article)."""
+        if self._pool is None:
+            return [clean_html_capture(capture, self.rules)]
+        self._pending.append(self._pool.submit(clean_html_capture, capture))
+        ready = []
+        while len(self._pending) >= self.workers * QUEUE_PER_WORKER:
+            ready.append(self._pending.popleft().result())
+        return ready
+
+    def drain(self) -> Iterator[dict[str, Any] | None]:
+        """The results still queued, oldest first, waiting for each."""
+        while self._pending:
+            yield self._pending.popleft().result()
+
+
+class CountingReader:
+    """A read-only file wrapper that reports how many bytes were read (for a progress bar)."""
+
+    def __init__(self, raw: IO[bytes], advance: Callable[[int], Any]) -> None:
+        self._raw = raw
+        self._advance = advance
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like the wrapped file."""
+        data = self._raw.read(size)
+        self._advance(len(data))
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        """Read a line like the wrapped file."""
+        data = self._raw.readline(size)
+        self._advance(len(data))
+        return data
+
+
+class SourceError(ValueError):
+    """A WARC source that is neither a local path nor s3://BUCKET/KEY."""
+
+
+def local_warc_path(source: str, stack: ExitStack, settings: Any) -> Path:
+    """A local path for the source, downloading s3://bucket/key to a temporary file first.
+
+    The temporary file lives until `stack` closes.
+    """
+    if not source.startswith("s3://"):
+        return Path(source)
+    from archiver.storage import client_from_settings
+
+    parts = urlsplit(source)
+    if not parts.netloc or not parts.path.strip("/"):
+        raise SourceError(f"{source}: expected s3://BUCKET/KEY")
+    tmpdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="archiver-extract-"))
+    local = Path(tmpdir) / Path(parts.path).name
+    client = client_from_settings(settings)
+    client.download_file(parts.netloc, parts.path.lstrip("/"), str(local))
+    return local

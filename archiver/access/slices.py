@@ -1,0 +1,173 @@
+"""Slices of a site between two dates: the captures chosen through the archive-wide index (with
+the originals their revisits need), and their records copied out of the stored WARCs with
+coalesced Range reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from archiver.access.records import COALESCE_GAP, warc_key
+from archiver.index import ArchiveIndex, Capture, key_range, timestamp_bound
+from archiver.storage import READ_BLOCK
+
+
+@dataclass(frozen=True)
+class Span:
+    """Bytes [offset, offset+length) of one stored WARC (a path relative to the prefix)."""
+
+    filename: str
+    offset: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        """The offset just past the span."""
+        return self.offset + self.length
+
+
+@dataclass
+class Slice:
+    """A site's captures between two dates, from the archive-wide index, and what replay needs.
+
+    captures are the response, revisit and resource records in the window; originals are the
+    responses outside it that revisits in it refer to (a revisit replays from its original);
+    missing are revisits whose original the index does not hold.
+    """
+
+    site: str
+    since: str
+    until: str
+    captures: list[Capture] = field(default_factory=list)
+    originals: list[Capture] = field(default_factory=list)
+    missing: list[Capture] = field(default_factory=list)
+
+    def spans(self) -> list[Span]:
+        """Every record to copy: each capture with its request (when beside it) and metadata."""
+        spans: set[Span] = set()
+        for capture in [*self.captures, *self.originals]:
+            start = capture.offset
+            req = capture.number("req_offset")
+            if req is not None and req < start:
+                start = req
+            spans.add(Span(capture.filename, start, capture.offset + capture.length - start))
+        for capture in self.captures:
+            offset, length = capture.number("meta_offset"), capture.number("meta_length")
+            if offset is not None and length is not None:
+                filename = capture.get("meta_filename") or capture.filename
+                spans.add(Span(filename, offset, length))
+        return sorted(spans, key=lambda s: (s.filename, s.offset, s.length))
+
+    def files(self) -> list[str]:
+        """The stored WARCs holding a record of the slice, in path order."""
+        return sorted({s.filename for s in self.spans()})
+
+
+def select_slice(index: ArchiveIndex, site: str, since: str, until: str) -> Slice:
+    """Captures of a host or domain (subdomains too) between two dates, via the archive index."""
+    low = timestamp_bound(since, upper=False)
+    high = timestamp_bound(until, upper=True)
+    if low > high:
+        raise ValueError(f"--from {since} is after --to {until}")
+    found = Slice(site, since, until)
+    originals: dict[tuple[str, int], Capture] = {}
+    key: str | None = None
+    # Per URL (lines come sorted by key, then time): its latest non-revisit per payload digest.
+    latest: dict[str, Capture] = {}
+    for capture in index.query(key_range(site, "domain")):
+        if not capture.is_capture:
+            continue
+        if capture.key != key:
+            key, latest = capture.key, {}
+        digest = capture.get("digest") or ""
+        revisit = capture.fields.get("type") == "revisit"
+        if low <= capture.timestamp <= high:
+            found.captures.append(capture)
+            if revisit:
+                original = latest.get(digest)
+                if original is None:
+                    found.missing.append(capture)
+                elif original.timestamp < low:
+                    originals[(original.filename, original.offset)] = original
+        if not revisit and digest:
+            latest[digest] = capture
+    found.originals = sorted(originals.values(), key=lambda c: c.line)
+    return found
+
+
+def _groups(spans: Sequence[Span], gap: int) -> Iterator[list[Span]]:
+    """Spans of one file, in order, cut into groups that one Range request covers."""
+    group: list[Span] = []
+    for span in spans:
+        if group and (span.filename != group[-1].filename or span.offset > group[-1].end + gap):
+            yield group
+            group = []
+        group.append(span)
+    if group:
+        yield group
+
+
+def copy_spans(
+    index: ArchiveIndex,
+    spans: Sequence[Span],
+    out: IO[bytes],
+    *,
+    gap: int = COALESCE_GAP,
+    advance: Callable[[int], None] | None = None,
+) -> list[tuple[Span, int]]:
+    """Copy the spans of one stored WARC into out, streaming; returns (span, offset in out).
+
+    Spans closer than `gap` are read with one Range request and the bytes between dropped;
+    overlapping spans are copied once. Each span must be whole gzip members.
+    """
+    placed: list[tuple[Span, int]] = []
+    ordered = sorted(spans, key=lambda s: (s.filename, s.offset, -s.length))
+    merged: list[Span] = []
+    for span in ordered:
+        if merged and span.filename == merged[-1].filename and span.offset < merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Span(last.filename, last.offset, max(last.end, span.end) - last.offset)
+        else:
+            merged.append(span)
+    for group in _groups(merged, gap):
+        start, end = group[0].offset, group[-1].end
+        response = index.client.get_object(
+            Bucket=index.bucket,
+            Key=warc_key(index, group[0].filename),
+            Range=f"bytes={start}-{end - 1}",
+        )
+        index.requests += 1
+        index.bytes_read += end - start
+        body = response["Body"]
+        position = start
+        for span in group:
+            _skip(body, span.offset - position)
+            placed.append((span, out.tell()))
+            remaining = span.length
+            first = True
+            while remaining:
+                chunk = body.read(min(READ_BLOCK, remaining))
+                if not chunk:
+                    raise ValueError(f"{span.filename}: the object ends before {span.end}")
+                if first and chunk[:2] != b"\x1f\x8b":
+                    raise ValueError(
+                        f"{span.filename}@{span.offset}: not a gzip member (is the index stale?)"
+                    )
+                first = False
+                out.write(chunk)
+                remaining -= len(chunk)
+            position = span.end
+            if advance is not None:
+                advance(span.length)
+        body.close()
+    return placed
+
+
+def _skip(body: Any, count: int) -> None:
+    while count > 0:
+        chunk = body.read(min(READ_BLOCK, count))
+        if not chunk:
+            raise ValueError("the object ended inside a range")
+        count -= len(chunk)

@@ -1,0 +1,367 @@
+"""Metadata read before any element is removed: title, dates, authors, language, links.
+
+JSON-LD, <meta>, <link rel=canonical>, <time>, <html lang>, <h1>, figcaptions and
+image texts, then what the page prints (a byline, a dateline) and the URL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from dateutil import parser as date_parser
+from lxml import etree
+
+from archiver.cleaning.document import _attr, _content, _text
+from archiver.cleaning.rulebook import CompiledRules, normalize_phrase
+
+ARTICLE_TYPES = frozenset(
+    {
+        "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+        "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "livebloposting",
+        "liveblogposting", "report", "techarticle", "scholarlyarticle", "socialmediaposting",
+        "posting", "satiricalarticle", "askpublicnewsarticle",
+    }
+)  # fmt: skip
+
+_LANG = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})*$")
+_HAS_TIME = re.compile(r"\d{1,2}:\d{2}")
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:[/-]|$)"
+    r"|/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:/|$)"
+)
+_ISO_DAY = re.compile(r"\b((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
+_DOTTED_DAY = re.compile(r"\b(0?[1-9]|[12]\d|3[01])\.\s?(0?[1-9]|1[0-2])\.\s?((?:19|20)\d{2})\b")
+_SLASHED_DAY = re.compile(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})\b")
+_DATELINE_CLASS = re.compile(r"date|time|posted|published|byline|meta|dateline|stamp", re.I)
+
+
+@dataclass
+class _Meta:
+    """Everything read from <head>, JSON-LD and the page before any element is removed."""
+
+    meta: dict[str, str] = field(default_factory=dict)
+    jsonld: dict[str, Any] = field(default_factory=dict)
+    typed_article: bool = False
+    captions: set[str] = field(default_factory=set)
+    h1_titles: list[str] = field(default_factory=list)
+    title_tag: str = ""
+    canonical: str = ""
+    html_lang: str = ""
+    times: list[tuple[str, str]] = field(default_factory=list)  # (itemprop, datetime)
+
+
+def _walk_jsonld(value: Any) -> Iterator[dict[str, Any]]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            yield item
+            graph = item.get("@graph")
+            if graph is not None:
+                stack.append(graph)
+
+
+def _jsonld_types(item: dict[str, Any]) -> set[str]:
+    raw = item.get("@type", "")
+    types = raw if isinstance(raw, list) else [raw]
+    return {str(t).rsplit("/", 1)[-1].lower() for t in types}
+
+
+def _read_jsonld(doc: etree._Element) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for script in doc.iter("script"):
+        if "ld+json" not in _attr(script, "type").lower() or not script.text:
+            continue
+        raw = script.text.strip().removeprefix("<![CDATA[").removesuffix("]]>").strip()
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            continue
+        for item in _walk_jsonld(data):
+            if _jsonld_types(item) & ARTICLE_TYPES:
+                return item
+            if not found and "datePublished" in item:
+                found = item
+    return found
+
+
+def _read_metadata(doc: etree._Element, rules: CompiledRules) -> _Meta:
+    m = _Meta()
+    m.html_lang = _attr(doc, "lang") or _attr(doc, "xml:lang")
+    for el in doc.iter("meta", "link", "title", "time", "figcaption", "img", "h1"):
+        tag = el.tag
+        if tag == "meta":
+            key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip()
+            if not key:
+                key = _attr(el, "http-equiv")
+            content = el.get("content")
+            if key and content and content.strip():
+                m.meta.setdefault(key.lower(), content.strip())
+        elif tag == "link":
+            if "canonical" in _attr(el, "rel").lower().split() and not m.canonical:
+                m.canonical = _attr(el, "href")
+        elif tag == "title":
+            if not m.title_tag:
+                m.title_tag = _text(el)
+        elif tag == "time":
+            value = _attr(el, "datetime") or _attr(el, "content")
+            if value:
+                m.times.append((_attr(el, "itemprop").lower(), value))
+        elif tag == "figcaption":
+            m.captions.add(normalize_phrase(_text(el)))
+        elif tag == "img":
+            for name in ("alt", "title"):
+                value = _attr(el, name)
+                if len(value) >= 20:
+                    m.captions.add(normalize_phrase(value))
+        elif tag == "h1" and len(m.h1_titles) < 5:
+            title = _h1_text(el, rules)
+            if title:
+                m.h1_titles.append(title)
+    m.jsonld = _read_jsonld(doc)
+    og_type = m.meta.get("og:type", "").lower()
+    m.typed_article = bool(_jsonld_types(m.jsonld) & ARTICLE_TYPES) or og_type == "article"
+    return m
+
+
+def _h1_text(h1: etree._Element, rules: CompiledRules) -> str:
+    """Headline text without category labels and kickers glued into it."""
+    parts: list[str] = [h1.text or ""]
+    for child in h1:
+        if not isinstance(child.tag, str):
+            parts.append(child.tail or "")
+            continue
+        words = f"{_attr(child, 'class')} {_attr(child, 'id')}".lower()
+        if rules.title_label_class is None or not rules.title_label_class.search(words):
+            parts.append(_content(child))
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
+
+
+def _visible_byline(doc: etree._Element, rules: CompiledRules) -> list[str]:
+    """Author names printed in the page (when no metadata names them)."""
+    for xpath in rules.author_xpaths:
+        found = xpath(doc)
+        if not isinstance(found, list):
+            continue
+        names = [_text(el) for el in found[:5] if isinstance(el, etree._Element)]
+        names = [name for name in names if 0 < len(name) <= 100]
+        if names:
+            return names
+    return []
+
+
+def _visible_dateline(doc: etree._Element, rules: CompiledRules, lang: str) -> str | None:
+    """The day printed in a date/byline element (when no metadata dates the page)."""
+    for el in doc.iter("span", "div", "p", "time", "li", "small"):
+        words = f"{_attr(el, 'class')} {_attr(el, 'id')}"
+        if not _DATELINE_CLASS.search(words):
+            continue
+        text = _text(el)
+        if len(text) <= 120:
+            day = _find_day(text, rules, lang)
+            if day:
+                return day
+    return None
+
+
+def _find_day(text: str, rules: CompiledRules, lang: str) -> str | None:
+    """The first calendar day written in text (ISO, dotted, slashed or with a month name)."""
+    for match in _ISO_DAY.finditer(text):
+        return _ymd(int(match[1]), int(match[2]), int(match[3]))
+    for match in _DOTTED_DAY.finditer(text):
+        return _ymd(int(match[3]), int(match[2]), int(match[1]))
+    low = text.lower()
+    for match in re.finditer(
+        r"(\d{1,2})\.?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?((?:19|20)\d{2})", low
+    ):
+        month = rules.months.get(match[2]) or rules.months.get(match[2][:3])
+        if month:
+            return _ymd(int(match[3]), month, int(match[1]))
+    for match in re.finditer(
+        r"([^\W\d_]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})", low
+    ):
+        month = rules.months.get(match[1]) or rules.months.get(match[1][:3])
+        if month:
+            return _ymd(int(match[3]), month, int(match[2]))
+    for match in _SLASHED_DAY.finditer(text):
+        first, second = int(match[1]), int(match[2])
+        if lang.lower().startswith("en") and first <= 12:
+            first, second = second, first
+        return _ymd(int(match[3]), second, first)
+    return None
+
+
+def _ymd(year: int, month: int, day: int) -> str | None:
+    try:
+        return datetime(year, month, day).date().isoformat()
+    except ValueError:
+        return None
+
+
+def iso_date(value: Any) -> str | None:
+    """ISO 8601 form of a date string (with its offset when it has one), or None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > 60:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            with warnings.catch_warnings():
+                # "EST" and the like: the time is kept, without an offset.
+                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+                parsed = date_parser.parse(text)
+        except (ValueError, OverflowError, TypeError):
+            return None
+    if not 1990 <= parsed.year <= 2100:
+        return None
+    if not _HAS_TIME.search(text):
+        return parsed.date().isoformat()
+    return parsed.isoformat(timespec="seconds")
+
+
+def _names(value: Any) -> list[str]:
+    """Person names from a JSON-LD author value (string, object or list of them)."""
+    out: list[str] = []
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            name = item.get("name")
+            if isinstance(name, str):
+                out.append(name)
+            elif isinstance(name, list):
+                out.extend(n for n in name if isinstance(n, str))
+    return out
+
+
+def _split_authors(values: list[str], rules: CompiledRules) -> list[str]:
+    out: dict[str, None] = {}
+    for value in values:
+        text = " ".join(value.split())
+        if not text or text.startswith(("http://", "https://")):
+            continue
+        match = rules.author_prefix.match(text.lower()) if rules.author_prefix else None
+        if match:
+            text = text[match.end() :].strip()
+        for name in rules.author_split.split(text):
+            name = name.strip(" ,;|\u00b7-\u2013\u2014")
+            if 2 <= len(name) <= 60 and not any(ch.isdigit() for ch in name):
+                out.setdefault(name, None)
+    return list(out)
+
+
+def _first_str(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, list):
+            value = next((v for v in value if isinstance(v, str | dict)), None)
+        if isinstance(value, dict):
+            value = value.get("url") or value.get("name") or value.get("@id")
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return None
+
+
+def _language(m: _Meta) -> str | None:
+    for raw in (
+        m.html_lang,
+        _first_str(m.jsonld.get("inLanguage")),
+        m.meta.get("og:locale"),
+        m.meta.get("content-language"),
+        m.meta.get("language"),
+    ):
+        if not raw:
+            continue
+        tag = raw.replace("_", "-").split(",")[0].strip()
+        if not _LANG.match(tag):
+            continue
+        parts = tag.split("-")
+        parts[0] = parts[0].lower()
+        if len(parts) > 1 and len(parts[1]) == 2:
+            parts[1] = parts[1].upper()
+        return "-".join(parts)
+    return None
+
+
+def _strip_site_name(title: str, rules: CompiledRules, site_name: str) -> str:
+    site = site_name.lower()
+    for sep in rules.site_separators:
+        if sep not in title:
+            continue
+        head, _, tail = title.rpartition(sep)
+        if site and tail.strip().lower() == site:
+            return head.strip()
+        if len(tail) < len(head) and len(tail.split()) <= 5:
+            return head.strip()
+    return title
+
+
+def _title(m: _Meta, rules: CompiledRules) -> str | None:
+    site_name = m.meta.get("og:site_name", "")
+    meta_titles = [
+        t
+        for t in (
+            _first_str(m.jsonld.get("headline")),
+            m.meta.get("og:title"),
+            m.meta.get("twitter:title"),
+            m.title_tag,
+        )
+        if t
+    ]
+    keys = [normalize_phrase(t) for t in meta_titles]
+    for h1 in m.h1_titles:
+        key = normalize_phrase(h1)
+        # The headline, not the site name in a blog's <h1>: it must cover most of a meta title.
+        if key and any((key in k and 2 * len(key) > len(k)) or k in key for k in keys if k):
+            return h1
+    for title in meta_titles:
+        cleaned = _strip_site_name(" ".join(title.split()), rules, site_name)
+        if cleaned:
+            return cleaned
+    return m.h1_titles[0] if m.h1_titles else None
+
+
+def _dates(
+    m: _Meta, rules: CompiledRules, url: str | None, doc: etree._Element
+) -> tuple[str | None, str | None]:
+    jl = m.jsonld
+    published = iso_date(jl.get("datePublished")) or iso_date(jl.get("dateCreated"))
+    for key in rules.published_meta:
+        if published:
+            break
+        published = iso_date(m.meta.get(key))
+    for itemprop, value in m.times:
+        if published:
+            break
+        if itemprop in ("", "datepublished", "datecreated"):
+            published = iso_date(value)
+    published = published or _visible_dateline(doc, rules, m.html_lang)
+    if not published and url:
+        match = _URL_DATE.search(urlsplit(url).path)
+        if match:
+            year, month, day = [g for g in match.groups() if g][:3]
+            published = _ymd(int(year), int(month), int(day))
+    modified = iso_date(jl.get("dateModified"))
+    for key in rules.modified_meta:
+        if modified:
+            break
+        modified = iso_date(m.meta.get(key))
+    for itemprop, value in m.times:
+        if modified:
+            break
+        if itemprop == "datemodified":
+            modified = iso_date(value)
+    return published, modified
