@@ -5,19 +5,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# ReplayWeb.page and playwright-core for tests/test_replaywebpage.py, at the versions
+# ReplayWeb.page and playwright-core for tests/e2e/test_replaywebpage.py, at the versions
 # tests/replayweb/package-lock.json pins; installed into tests/replayweb/node_modules (ignored).
 REPLAYWEB := tests/replayweb
 REPLAYWEB_STAMP := $(REPLAYWEB)/node_modules/.installed
 
-.PHONY: help install replayweb demo test lint typecheck check bench clean
+.PHONY: help install replayweb demo test test-fast lint typecheck layers check bench clean
 
 help:
-	@echo "make demo   - crawl the bundled sample site into WARCs on an embedded S3 server, offline"
-	@echo "make test   - run the whole test suite (starts its own SeaweedFS and sample site)"
-	@echo "make check  - ruff and mypy"
-	@echo "make bench  - benchmarks (bench/), each printing ratios against a baseline"
-	@echo "make clean  - remove the virtualenv and var/"
+	@echo "make demo      - crawl the bundled sample site into WARCs on an embedded S3 server, offline"
+	@echo "make test      - run the whole test suite (starts its own SeaweedFS and sample site)"
+	@echo "make test-fast - the unit tests only (tests/unit: no servers, no crawls, under a minute)"
+	@echo "make check     - ruff, mypy --strict and the import-linter layer contracts"
+	@echo "make bench     - benchmarks (bench/), each printing ratios against a baseline"
+	@echo "make clean     - remove the virtualenv and var/"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +34,7 @@ $(REPLAYWEB_STAMP): $(REPLAYWEB)/package.json $(REPLAYWEB)/package-lock.json
 		cd $(REPLAYWEB) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && \
 		touch node_modules/.installed; \
 	else \
-		echo "npm not found: tests/test_replaywebpage.py will skip (apt-get install nodejs npm)"; \
+		echo "npm not found: tests/e2e/test_replaywebpage.py will skip (apt-get install nodejs npm)"; \
 	fi
 
 replayweb: $(REPLAYWEB_STAMP)
@@ -44,6 +45,10 @@ demo: $(STAMP)
 test: $(STAMP) $(REPLAYWEB_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# tests/integration and tests/e2e need servers, crawls and browsers; these need nothing.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -51,13 +56,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-check: lint typecheck
+# The layers of archiver/ (pyproject.toml [tool.importlinter], docs/architecture.md).
+layers: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+check: lint typecheck layers
 
 bench: $(STAMP)
 	@# _*.py are shared helpers and loopsite.py is the benchmarks' site server, not benchmarks.
 	@for script in bench/*.py; do \
-		case "$$(basename $$script)" in _*|loopsite.py) continue;; esac; \
-		echo "== $$script"; $(PY) $$script || exit 1; \
+		name=$$(basename $$script .py); \
+		case "$$name" in _*|loopsite) continue;; esac; \
+		echo "== python -m bench.$$name"; $(PY) -m bench.$$name || exit 1; \
 	done
 
 clean:

@@ -1,23 +1,39 @@
-"""Shared fixtures: one SeaweedFS S3 server per session, a fresh bucket per test."""
+"""Shared fixtures: one SeaweedFS per session, a fresh bucket per test, Redis, a flaky proxy.
+
+Also marks each test by the folder it lives in (unit, integration, e2e), and with `s3`
+when it uses the session's SeaweedFS server and `slow` when it is end to end, so that
+`-m "not s3"` and `-m "not slow"` keep working however a file is marked.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from archiver.devserver.localredis import LocalRedis, RedisNotAvailable
 from archiver.devserver.s3server import REGION, SeaweedServer
 from archiver.storage import S3Config, make_client
+from tests.support.ci import unavailable
+from tests.support.flaky_storage import Action, FlakyProxy
+from tests.support.s3 import MIB, S3Bucket
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+KINDS = ("unit", "integration", "e2e")
 
-MIB = 1024 * 1024
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its folder's kind; `s3` and `slow` where they apply."""
+    tests = Path(__file__).parent
+    for item in items:
+        kind = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        if kind in KINDS:
+            item.add_marker(kind)
+        if kind == "e2e":
+            item.add_marker("slow")
+        if "s3_server" in getattr(item, "fixturenames", ()):
+            item.add_marker("s3")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,25 +67,6 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServe
             yield server
     finally:
         server.stop()
-
-
-@dataclass
-class S3Bucket:
-    """A fresh bucket on the session server with a config and an uploader-style client."""
-
-    name: str
-    server: SeaweedServer
-    cfg: S3Config
-    client: S3Client
-
-    def list_keys(self) -> list[str]:
-        """Every key in the bucket, sorted."""
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
-        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
-
-    def read(self, key: str) -> bytes:
-        """The stored bytes of one object."""
-        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
 
 
 @pytest.fixture
@@ -106,16 +103,32 @@ def spool_root(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
     """Debian's redis-server, started once per session; missing it is a failure under CI."""
-    import os
-
     server = LocalRedis(tmp_path_factory.mktemp("redis"))
     try:
         server.start()
     except RedisNotAvailable as exc:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        unavailable(str(exc))
     try:
         yield server
     finally:
         server.stop()
+
+
+# --- a misbehaving proxy in front of SeaweedFS ----------------------------------------------
+
+
+@pytest.fixture
+def make_proxy(
+    s3_server: SeaweedServer,
+) -> Iterator[Callable[[Callable[[int], Action]], FlakyProxy]]:
+    """make(policy) starts a FlakyProxy in front of the session server; all stop after the test."""
+    proxies: list[FlakyProxy] = []
+
+    def make(policy: Callable[[int], Action]) -> FlakyProxy:
+        proxy = FlakyProxy(s3_server.endpoint_url, policy)
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.close()

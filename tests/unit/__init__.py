@@ -1,0 +1,1 @@
+"""Unit tests: no servers, no crawls, fast (`make test-fast` runs them)."""
