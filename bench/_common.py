@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 # The shared data sets sit beside the repository (../shared/datasets/...).
 DATA = REPO.parent / "shared" / "datasets" / "article-extraction-benchmark"
 KB = 1024

@@ -1,7 +1,7 @@
 """Speed of the article cleaner against trafilatura on the same pages, in the same run.
 
-    .venv/bin/python bench/cleaning.py            # all 181 benchmark pages
-    python bench/cleaning.py --repeat 3           # best of three runs each
+    .venv/bin/python -m bench.cleaning            # all 181 benchmark pages
+    python -m bench.cleaning --repeat 3           # best of three runs each
 
 Prints pages/s of archiver.cleaning.cleaner.clean_html and of trafilatura.extract (plain text,
 comments off) and their ratio (ours / trafilatura; above 1.0 means faster). trafilatura
@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-DATA = REPO.parent / "shared" / "datasets" / "article-extraction-benchmark"
+from archiver.cleaning import clean_html
 
-from archiver.cleaning import clean_html  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "datasets" / "article-extraction-benchmark"
 
 
 def load_pages(data: Path) -> list[tuple[str, str | None]]:

@@ -1,10 +1,10 @@
 """Crawl throughput: pages/s of our capture path and full pipeline against bare Scrapy and wget.
 
-    .venv/bin/python bench/crawl_throughput.py                # 5,000 article pages
-    .venv/bin/python bench/crawl_throughput.py --quick        # 100 pages, a smoke run
-    .venv/bin/python bench/crawl_throughput.py --repeat 3     # best of three rounds
-    .venv/bin/python bench/crawl_throughput.py --profile var/profile   # py-spy profiles
-    .venv/bin/python bench/crawl_throughput.py --latency-ms 50 # the second set at 50 ms
+    .venv/bin/python -m bench.crawl_throughput                # 5,000 article pages
+    .venv/bin/python -m bench.crawl_throughput --quick        # 100 pages, a smoke run
+    .venv/bin/python -m bench.crawl_throughput --repeat 3     # best of three rounds
+    .venv/bin/python -m bench.crawl_throughput --profile var/profile   # py-spy profiles
+    .venv/bin/python -m bench.crawl_throughput --latency-ms 50 # the second set at 50 ms
 
 All runs of one invocation crawl the same generated loopback site (bench/loopsite.py),
 one after another, and each is timed from process start to process exit:
@@ -40,9 +40,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from bench._common import (
     DATA,
     RunResult,
     best,
@@ -54,7 +52,7 @@ from _common import (
     seaweed,
     workdir,
 )
-from loopsite import LoopSite
+from bench.loopsite import LoopSite
 
 CONCURRENCY = 16
 # Politeness lifted for the loopback site, the same for every Scrapy run.
@@ -69,7 +67,7 @@ FAST = {
 HTML_TYPE = "text/html; charset=utf-8"
 
 
-# --- bare Scrapy (runs in a child: python bench/crawl_throughput.py --bare-worker URL OUT) ----
+# --- bare Scrapy (runs in a child: python -m bench.crawl_throughput --bare-worker URL OUT) ----
 
 
 def bare_worker(url: str, out: Path) -> int:
@@ -146,7 +144,7 @@ class Bench:
         """Bare Scrapy; returns the run and the pages it fetched."""
         run_dir = self._name("bare")
         stats_path = run_dir / "stats.json"
-        command = [sys.executable, str(Path(__file__).resolve()), "--bare-worker",
+        command = [sys.executable, "-m", "bench.crawl_throughput", "--bare-worker",
                    f"{self.site.url}/", str(stats_path)]  # fmt: skip
         result = run_measured(self._wrap(command, "bare"), log=run_dir / "log.txt")
         check(result, "bare Scrapy")
@@ -317,8 +315,8 @@ def rate(pages: int, result: RunResult) -> float:
     return pages / result.seconds
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run every configuration against the same site and print pages/s and the ratios."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=5000, help="article pages (default 5000)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best of each is kept")
@@ -337,62 +335,57 @@ def main(argv: list[str] | None = None) -> int:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for our crawls"
     )
     parser.add_argument("--bare-worker", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.bare_worker:
-        return bare_worker(args.bare_worker[0], Path(args.bare_worker[1]))
-    pages = 100 if args.quick else args.pages
-    extra_settings = dict(item.split("=", 1) for item in args.set)
-    kinds = (args.only or "bare,capture,full,wget").split(",")
-    if args.profile is not None:
-        kinds = [k for k in kinds if k in ("capture", "full")]
-    n_cores = cores()
-    with workdir(keep=args.keep, prefix="crawl-") as work, seaweed(work / "s3") as server:
-        site = LoopSite(pages, args.data)
-        site.start()
-        try:
-            bench = Bench(site, server, work, args.profile)
-            print(f"site                 {pages} articles + {site.sections} sections + home = "
-                  f"{bench.expected} pages, {site.article_bytes / pages / 1024:.1f} KB per article")  # fmt: skip
-            print(f"cores                {n_cores}")
-            latency = max(args.latency_ms, 0.0) / 1000
-            # The latency set: the runs the issue compares, not the full pipeline (it adds
-            # cleaning CPU, which latency does not change) nor profiles.
-            slow_kinds = [k for k in kinds if k != "full"] if latency and not args.profile else []
-            plan = [(k, 0.0) for k in kinds] + [(k, latency) for k in slow_kinds]
-            runs: dict[tuple[str, float], list[float]] = {key: [] for key in plan}
-            # CPU seconds per page of each run: steadier than pages/s on a shared machine,
-            # where the load can change between one run and the next.
-            cpu: dict[tuple[str, float], list[float]] = {key: [] for key in plan}
-            extra: dict[str, str] = {}
-            for _ in range(args.repeat):
-                for kind, delay in plan:
-                    site.latency = delay
-                    if kind == "bare":
-                        result, got = bench.bare()
-                    elif kind in ("capture", "full"):
-                        result, got, stats = bench.ours(clean=kind == "full", extra=extra_settings)
-                        if kind == "full":
-                            extra["full"] = (f"articles cleaned {stats.get('archiver/clean/articles', 0)}, "
-                                             f"not articles {stats.get('archiver/clean/not_article', 0)}")  # fmt: skip
-                    else:
-                        result, got = bench.wget()
-                    if got != bench.expected:
-                        print(f"warning: {kind} fetched {got} pages, the site has {bench.expected}")
-                    runs[(kind, delay)].append(rate(got, result))
-                    cpu[(kind, delay)].append(result.cpu / max(got, 1))
-                    print(figure(f"  {kind} run{_at(delay)}", rate(got, result), "pages/s",
-                                 f"{got} pages in {result.seconds:.1f} s, "
-                                 f"CPU {result.cpu / max(got, 1) * 1000:.1f} ms/page, peak RSS "
-                                 f"{result.maxrss / 2**20:.0f} MiB (tree {result.tree_rss / 2**20:.0f} MiB)"),
-                          flush=True)  # fmt: skip
-            site.latency = 0.0
-        finally:
-            site.stop()
-        if args.profile is not None:
-            for path in sorted(args.profile.glob("*.txt")):
-                print(summarize_profile(path))
-            return 0
-        clean = cleaning_rate(site, 10 if args.quick else None, 1 if args.quick else 2)
+    return parser.parse_args(argv)
+
+
+Figures = dict[tuple[str, float], list[float]]
+
+
+def run_rounds(
+    bench: Bench,
+    site: LoopSite,
+    kinds: list[str],
+    args: argparse.Namespace,
+    settings: dict[str, str],
+) -> tuple[Figures, Figures, dict[str, str]]:
+    """Every round of every kind (and the latency set): pages/s and CPU s/page per run."""
+    latency = max(args.latency_ms, 0.0) / 1000
+    # The latency set: the runs the issue compares, not the full pipeline (it adds
+    # cleaning CPU, which latency does not change) nor profiles.
+    slow_kinds = [k for k in kinds if k != "full"] if latency and not args.profile else []
+    plan = [(k, 0.0) for k in kinds] + [(k, latency) for k in slow_kinds]
+    runs: Figures = {key: [] for key in plan}
+    # CPU seconds per page of each run: steadier than pages/s on a shared machine,
+    # where the load can change between one run and the next.
+    cpu: Figures = {key: [] for key in plan}
+    extra: dict[str, str] = {}
+    for _ in range(args.repeat):
+        for kind, delay in plan:
+            site.latency = delay
+            if kind == "bare":
+                result, got = bench.bare()
+            elif kind in ("capture", "full"):
+                result, got, stats = bench.ours(clean=kind == "full", extra=settings)
+                if kind == "full":
+                    extra["full"] = (f"articles cleaned {stats.get('archiver/clean/articles', 0)}, "
+                                     f"not articles {stats.get('archiver/clean/not_article', 0)}")  # fmt: skip
+            else:
+                result, got = bench.wget()
+            if got != bench.expected:
+                print(f"warning: {kind} fetched {got} pages, the site has {bench.expected}")
+            runs[(kind, delay)].append(rate(got, result))
+            cpu[(kind, delay)].append(result.cpu / max(got, 1))
+            print(figure(f"  {kind} run{_at(delay)}", rate(got, result), "pages/s",
+                         f"{got} pages in {result.seconds:.1f} s, "
+                         f"CPU {result.cpu / max(got, 1) * 1000:.1f} ms/page, peak RSS "
+                         f"{result.maxrss / 2**20:.0f} MiB (tree {result.tree_rss / 2**20:.0f} MiB)"),
+                  flush=True)  # fmt: skip
+    site.latency = 0.0
+    return runs, cpu, extra
+
+
+def report(runs: Figures, cpu: Figures, extra: dict[str, str], clean: float, n_cores: int) -> None:
+    """Print each kind's best rate, CPU per page and the ratios against the baselines."""
     figures = {key: best(v) for key, v in runs.items() if v}
     names = {"bare": "bare Scrapy", "capture": "capture path (WARC + S3, no cleaning)",
              "full": "full pipeline (cleaning on every core)", "wget": "wget --warc-file"}  # fmt: skip
@@ -425,6 +418,36 @@ def main(argv: list[str] | None = None) -> int:
         expected = 1 / (1 / capture + 1 / (n_cores * clean))
         print(figure("full pipeline if cleaning CPU were its only cost", expected, "pages/s"))
         print(ratio_line("full / that expectation", full, expected, ">= 0.8"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every configuration against the same site and print pages/s and the ratios."""
+    args = parse_args(argv)
+    if args.bare_worker:
+        return bare_worker(args.bare_worker[0], Path(args.bare_worker[1]))
+    pages = 100 if args.quick else args.pages
+    extra_settings = dict(item.split("=", 1) for item in args.set)
+    kinds = (args.only or "bare,capture,full,wget").split(",")
+    if args.profile is not None:
+        kinds = [k for k in kinds if k in ("capture", "full")]
+    n_cores = cores()
+    with workdir(keep=args.keep, prefix="crawl-") as work, seaweed(work / "s3") as server:
+        site = LoopSite(pages, args.data)
+        site.start()
+        try:
+            bench = Bench(site, server, work, args.profile)
+            print(f"site                 {pages} articles + {site.sections} sections + home = "
+                  f"{bench.expected} pages, {site.article_bytes / pages / 1024:.1f} KB per article")  # fmt: skip
+            print(f"cores                {n_cores}")
+            runs, cpu, extra = run_rounds(bench, site, kinds, args, extra_settings)
+        finally:
+            site.stop()
+        if args.profile is not None:
+            for path in sorted(args.profile.glob("*.txt")):
+                print(summarize_profile(path))
+            return 0
+        clean = cleaning_rate(site, 10 if args.quick else None, 1 if args.quick else 2)
+    report(runs, cpu, extra, clean, n_cores)
     return 0
 
 

@@ -1,6 +1,6 @@
 """A generated news site on 127.0.0.1 for benchmarks: N article pages of 50-200 KB each.
 
-    .venv/bin/python bench/loopsite.py --pages 5000     # prints the base URL, serves until Ctrl-C
+    .venv/bin/python -m bench.loopsite --pages 5000     # prints the base URL, serves until Ctrl-C
 
 Article i serves the i-th page (cycling) of ../shared/datasets/article-extraction-benchmark
 whose HTML is 50-200 KB (117 of its 181 pages, 104 KB on average), under a dated URL such
@@ -37,9 +37,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Self
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import DATA, DatasetPage, load_pages
+from bench._common import DATA, DatasetPage, load_pages
 
 PER_SECTION = 100
 # Articles are dated backwards from here, 100 a day, so URLs look like a news archive's.

@@ -1,9 +1,9 @@
 """Memory: peak RSS of a crawl of 5,000 and of 20,000 article pages; growth should stay under 20%.
 
-    .venv/bin/python bench/memory.py                  # 5,000 then 20,000 pages, capture path
-    .venv/bin/python bench/memory.py --clean          # the full pipeline (cleaning on)
-    .venv/bin/python bench/memory.py --quick          # 150 then 600 pages, a smoke run
-    .venv/bin/python bench/memory.py --set ARCHIVER_FRONTIER=memory   # the queue in memory
+    .venv/bin/python -m bench.memory                  # 5,000 then 20,000 pages, capture path
+    .venv/bin/python -m bench.memory --clean          # the full pipeline (cleaning on)
+    .venv/bin/python -m bench.memory --quick          # 150 then 600 pages, a smoke run
+    .venv/bin/python -m bench.memory --set ARCHIVER_FRONTIER=memory   # the queue in memory
 
 Each size is crawled by `scrapy crawl news` with the project's settings (WARC capture and
 upload to a SeaweedFS started here) over its own generated loopback site
@@ -21,16 +21,15 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import DATA, MB, figure, ratio_line, seaweed, workdir
-from crawl_throughput import Bench
-from loopsite import LoopSite
+from bench._common import DATA, MB, RunResult, figure, ratio_line, seaweed, workdir
+from bench.crawl_throughput import Bench
+from bench.loopsite import LoopSite
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Crawl a small and a large site and print peak RSS of each and their ratio."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; --quick replaces the two sizes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", type=int, default=5000, help="pages of the first crawl")
     parser.add_argument("--large", type=int, default=20000, help="pages of the second crawl")
@@ -49,10 +48,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", type=Path, default=DATA, help="the article-extraction-benchmark")
     args = parser.parse_args(argv)
-    extra = dict(item.split("=", 1) for item in args.set)
-    sizes = (150, 600) if args.quick else (args.small, args.large)
-    if sizes[0] >= sizes[1]:
+    args.sizes = (150, 600) if args.quick else (args.small, args.large)
+    if args.sizes[0] >= args.sizes[1]:
         parser.error("--small must be smaller than --large")
+    return args
+
+
+def crawl_line(
+    kind: str, pages: int, result: RunResult, got: int, stats: dict[str, Any], median: int
+) -> str:
+    """One crawl's figure line: peak RSS, then where the queue waited and when RSS peaked."""
+    # When the crawl was at its highest: a peak at the very end is work done at close.
+    top = max(range(len(result.rss)), key=result.rss.__getitem__) if result.rss else 0
+    highest = (
+        f"highest sample {result.rss[top] / MB:.0f} MiB at "
+        f"{100 * top / max(len(result.rss), 1):.0f}% of the run; "
+        if result.rss
+        else ""
+    )
+    queued = (
+        f"requests queued on disk {stats.get('scheduler/enqueued/disk', 0)}, "
+        f"in memory {stats.get('scheduler/enqueued/memory', 0)}"
+    )
+    return (
+        figure(f"{kind}, {pages} articles", result.maxrss / MB, "MiB peak RSS",
+               f"(with child processes {result.tree_rss / MB:.0f} MiB; {got} pages "
+               f"in {result.seconds:.0f} s; median while crawling {median / MB:.0f} MiB; "
+               f"{highest}{queued})")
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Crawl a small and a large site and print peak RSS of each and their ratio."""
+    args = parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.set)
+    sizes = args.sizes
     kind = "full pipeline" if args.clean else "capture path"
     if args.jobdir:
         kind += " (JOBDIR)"
@@ -82,25 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             peaks.append((result.maxrss, result.tree_rss))
             # The middle of the crawl: the peak may come from work done once at the end.
             medians.append(int(statistics.median(result.rss)) if result.rss else 0)
-            # When the crawl was at its highest: a peak at the very end is work done at close.
-            top = max(range(len(result.rss)), key=result.rss.__getitem__) if result.rss else 0
-            highest = (
-                f"highest sample {result.rss[top] / MB:.0f} MiB at "
-                f"{100 * top / max(len(result.rss), 1):.0f}% of the run; "
-                if result.rss
-                else ""
-            )
-            queued = (
-                f"requests queued on disk {stats.get('scheduler/enqueued/disk', 0)}, "
-                f"in memory {stats.get('scheduler/enqueued/memory', 0)}"
-            )
-            print(
-                figure(f"{kind}, {pages} articles", result.maxrss / MB, "MiB peak RSS",
-                       f"(with child processes {result.tree_rss / MB:.0f} MiB; {got} pages "
-                       f"in {result.seconds:.0f} s; median while crawling {medians[-1] / MB:.0f} MiB; "
-                       f"{highest}{queued})"),
-                flush=True,
-            )  # fmt: skip
+            print(crawl_line(kind, pages, result, got, stats, medians[-1]), flush=True)
     (small_own, small_tree), (large_own, large_tree) = peaks
     print(ratio_line(f"peak RSS {sizes[1]} / {sizes[0]} pages", large_own, small_own, "< 1.2"))
     print(ratio_line("median RSS while crawling, same sizes", medians[1], medians[0]))

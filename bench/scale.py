@@ -5,8 +5,8 @@ path (WARC + upload to a local SeaweedFS, cleaning off) and politeness lifted; t
 workers share one frontier in a redis-server this script starts on 127.0.0.1.  Prints
 pages/s of each and their ratio, and checks the two workers fetched every page once.
 
-    .venv/bin/python bench/scale.py            # 2,000 pages
-    .venv/bin/python bench/scale.py --quick    # 200 pages, a smoke run
+    .venv/bin/python -m bench.scale            # 2,000 pages
+    .venv/bin/python -m bench.scale --quick    # 200 pages, a smoke run
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import child_env, cores, figure, ratio_line, run_measured, seaweed, workdir
-from crawl_throughput import FAST, check, read_manifest
-from loopsite import LoopSite
-
 from archiver.devserver.localredis import LocalRedis
+from bench._common import child_env, cores, figure, ratio_line, run_measured, seaweed, workdir
+from bench.crawl_throughput import FAST, check, read_manifest
+from bench.loopsite import LoopSite
 
 
 def crawl_command(

@@ -1,7 +1,7 @@
 """Soak: crawl a generated loopback site with uploads while the S3 server restarts twice.
 
-    .venv/bin/python bench/soak.py                 # 50,000 pages
-    .venv/bin/python bench/soak.py --pages 5000    # a quicker run
+    .venv/bin/python -m bench.soak                 # 50,000 pages
+    .venv/bin/python -m bench.soak --pages 5000    # a quicker run
 
 Everything runs on 127.0.0.1: archiver.devserver.samplesite.generated serves the pages, an embedded
 SeaweedFS stores the WARCs.  The crawl (`scrapy crawl news`, cleaning off: this measures
@@ -28,14 +28,14 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite.generated import GeneratedSite, page_index
 
-from archiver.devserver.s3server import SeaweedServer  # noqa: E402
-from archiver.devserver.samplesite.generated import GeneratedSite, page_index  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BUCKET = "soak"
 
@@ -51,22 +51,9 @@ def _rss_mib(pid: int) -> float | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the soak; returns 0 when nothing was lost or duplicated."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=50_000)
-    parser.add_argument("--downtime", type=float, default=5.0, help="seconds each restart is down")
-    args = parser.parse_args(argv)
-
-    work = Path(tempfile.mkdtemp(prefix="soak-"))
-    server = SeaweedServer(
-        work / "s3", access_key="soak" + secrets.token_hex(4), secret_key=secrets.token_urlsafe(24)
-    )
-    server.start()
-    server.create_bucket(BUCKET)
-    spool = work / "spool"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}, **server.env()}
-    settings = [
+def crawl_settings(spool: Path, server: SeaweedServer) -> list[str]:
+    """The crawl's -s settings: uploads to the local server, politeness lifted, no cleaning."""
+    return [
         f"ARCHIVER_WARC_DIR={spool}",
         f"ARCHIVER_S3_BUCKET={BUCKET}",
         f"ARCHIVER_S3_ENDPOINT_URL={server.endpoint_url}",
@@ -82,41 +69,91 @@ def main(argv: list[str] | None = None) -> int:
         "CONCURRENT_REQUESTS_PER_DOMAIN=32",
         "LOG_LEVEL=INFO",
     ]
+
+
+def crawl_with_restarts(
+    site: GeneratedSite,
+    server: SeaweedServer,
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    downtime: float,
+) -> tuple[float, list[str], list[tuple[float, float]]]:
+    """Crawl while S3 is restarted at a third and two thirds; (seconds, restarts, RSS samples)."""
     restarts: list[str] = []
     memory: list[tuple[float, float]] = []
+    pages = site.pages
+    with open(log_path, "w", encoding="utf-8") as log:
+        started = time.monotonic()
+        crawl = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        marks = [pages // 3, 2 * pages // 3]
+
+        def restart() -> None:
+            server.stop()
+            time.sleep(downtime)
+            server.start()
+
+        restarter: threading.Thread | None = None
+        while crawl.poll() is None:
+            done = sum(site.served_pages().values())
+            rss = _rss_mib(crawl.pid)
+            if rss is not None:
+                memory.append((done, rss))
+            if marks and done >= marks[0] and (restarter is None or not restarter.is_alive()):
+                marks.pop(0)
+                restarts.append(f"at {done} pages")
+                restarter = threading.Thread(target=restart)
+                restarter.start()
+            time.sleep(1.0)
+        if restarter is not None:
+            restarter.join()
+    return time.monotonic() - started, restarts, memory
+
+
+def captured_pages(client: Any) -> Counter[int]:
+    """How many response records each generated page has in the stored WARCs."""
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        for o in page.get("Contents", [])
+    ]
+    captured: Counter[int] = Counter()
+    for key in keys:
+        if not key.endswith(".warc.gz"):
+            continue
+        body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        for record in ArchiveIterator(io.BytesIO(body)):
+            if record.rec_type == "response":
+                path = "/" + record.rec_headers.get_header("WARC-Target-URI").split("/", 3)[3]
+                index = page_index(path)
+                if index is not None:
+                    captured[index] += 1
+    return captured
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the soak; returns 0 when nothing was lost or duplicated."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=50_000)
+    parser.add_argument("--downtime", type=float, default=5.0, help="seconds each restart is down")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="soak-"))
+    server = SeaweedServer(
+        work / "s3", access_key="soak" + secrets.token_hex(4), secret_key=secrets.token_urlsafe(24)
+    )
+    server.start()
+    server.create_bucket(BUCKET)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}, **server.env()}
+    settings = crawl_settings(work / "spool", server)
     try:
         with GeneratedSite(args.pages, fanout=10) as site:
             command = [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={site.url}/"]
             for setting in settings:
                 command += ["-s", setting]
-            log = open(work / "crawl.log", "w", encoding="utf-8")  # noqa: SIM115
-            started = time.monotonic()
-            crawl = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            elapsed, restarts, memory = crawl_with_restarts(
+                site, server, command, env, work / "crawl.log", args.downtime
             )
-            marks = [args.pages // 3, 2 * args.pages // 3]
-
-            def restart() -> None:
-                server.stop()
-                time.sleep(args.downtime)
-                server.start()
-
-            restarter: threading.Thread | None = None
-            while crawl.poll() is None:
-                done = sum(site.served_pages().values())
-                rss = _rss_mib(crawl.pid)
-                if rss is not None:
-                    memory.append((done, rss))
-                if marks and done >= marks[0] and (restarter is None or not restarter.is_alive()):
-                    marks.pop(0)
-                    restarts.append(f"at {done} pages")
-                    restarter = threading.Thread(target=restart)
-                    restarter.start()
-                time.sleep(1.0)
-            if restarter is not None:
-                restarter.join()
-            log.close()
-            elapsed = time.monotonic() - started
             served = site.served_pages()
         upload_command = [sys.executable, "-m", "archiver"]
         for setting in settings[:3]:
@@ -125,23 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             [*upload_command, "upload", "--json"], cwd=ROOT, env=env, capture_output=True, text=True
         )
         report = json.loads(upload.stdout or "{}")
-        client = server.client()
-        keys = [
-            o["Key"]
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-            for o in page.get("Contents", [])
-        ]
-        captured: Counter[int] = Counter()
-        for key in keys:
-            if not key.endswith(".warc.gz"):
-                continue
-            body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-            for record in ArchiveIterator(io.BytesIO(body)):
-                if record.rec_type == "response":
-                    path = "/" + record.rec_headers.get_header("WARC-Target-URI").split("/", 3)[3]
-                    index = page_index(path)
-                    if index is not None:
-                        captured[index] += 1
+        captured = captured_pages(server.client())
     finally:
         server.stop()
 

@@ -1,9 +1,9 @@
 """Upload: our verified Uploader against plain boto3 upload_file, same files, same server.
 
-    .venv/bin/python bench/upload.py                  # a 10 MB and a 1 GB file, 3 rounds
-    .venv/bin/python bench/upload.py --quick          # 10 MB and 70 MB once: a smoke run
-    .venv/bin/python bench/upload.py --repeat 5       # five rounds
-    .venv/bin/python bench/upload.py --same-process 4 # 4 alternating 1 GB pairs, one process
+    .venv/bin/python -m bench.upload                  # a 10 MB and a 1 GB file, 3 rounds
+    .venv/bin/python -m bench.upload --quick          # 10 MB and 70 MB once: a smoke run
+    .venv/bin/python -m bench.upload --repeat 5       # five rounds
+    .venv/bin/python -m bench.upload --same-process 4 # 4 alternating 1 GB pairs, one process
 
 Each upload runs in a fresh process against a SeaweedFS started here on 127.0.0.1, so its
 peak RSS (VmHWM, read from /proc) belongs to that upload alone.  The time is measured inside
@@ -46,9 +46,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
+from archiver.devserver.s3server import REGION
+from archiver.storage import LocalDigest, S3Config, Uploader, make_client
+from bench._common import (
     MB,
     _cpu_seconds,
     _descendants,
@@ -59,9 +59,6 @@ from _common import (
     seaweed,
     workdir,
 )
-
-from archiver.devserver.s3server import REGION
-from archiver.storage import LocalDigest, S3Config, Uploader, make_client
 
 KINDS = ("boto3", "ours", "ours-pass")
 LABELS = {"boto3": "boto3", "ours": "ours", "ours-pass": "ours, upload pass"}
@@ -135,7 +132,7 @@ def upload(
     """One upload in a fresh process: (MB/s, peak RSS in bytes, CPU seconds of the process)."""
     key = f"bench/{kind}/{secrets.token_hex(6)}/{path.name}"
     out = work / f"{kind}-{secrets.token_hex(4)}.json"
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, str(path),
+    command = [sys.executable, "-m", "bench.upload", "--worker", kind, str(path),
                bucket, key, str(out), str(digest)]  # fmt: skip
     result = run_measured(command, log=out.with_suffix(".log"), env=child_env(server))
     if result.returncode != 0:

@@ -1,7 +1,7 @@
 """WARC writing: MB/s of our writer against warcio writing the same records directly.
 
-    .venv/bin/python bench/warc_write.py              # 2,000 exchanges (about 210 MB of HTTP)
-    .venv/bin/python bench/warc_write.py --quick      # 150 exchanges, a smoke run
+    .venv/bin/python -m bench.warc_write              # 2,000 exchanges (about 210 MB of HTTP)
+    .venv/bin/python -m bench.warc_write --quick      # 150 exchanges, a smoke run
 
 Every run turns the same exchanges (the news pages of ../shared/datasets/
 article-extraction-benchmark of 50-200 KB, cycled, each behind a typical response head) into
@@ -30,10 +30,6 @@ from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import DATA, MB, figure, load_pages, ratio_line, workdir
-
 from archiver.warc import (
     GZIP_LEVEL,
     HttpExchange,
@@ -41,6 +37,7 @@ from archiver.warc import (
     WarcWriterThread,
     build_exchange_records,
 )
+from bench._common import DATA, MB, figure, load_pages, ratio_line, workdir
 
 REQUEST_HEAD = (
     b"GET /2026/11/20/story-%06d.html HTTP/1.1\r\n"
