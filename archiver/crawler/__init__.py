@@ -17,4 +17,9 @@ below it.  One Scrapy component per module, imported by module path:
   ``redis_frontier``: the add-ons choosing it or the shared Redis frontier;
 - ``runtime``: the crawl's archive and site run as components reach them;
 - ``items``: the article item; ``project``: loading the project settings.
+
+Unlike the packages below it, this ``__init__`` re-exports nothing, on purpose: every
+``archiver`` command imports ``project`` to load the settings, and that must not import
+the download handler, the middlewares and with them most of Scrapy and Twisted. Scrapy
+itself names the components by their module path (archiver/settings.py).
 """
