@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 # How often a waiting run tries the lock again.
 POLL_SECONDS = 0.5
+# How long a run that finds the lock held waits for its holder to write who it is (it does so
+# right after taking the lock; a few ms on a quiet machine, seen past 100 ms under load).
+RECORD_GRACE_SECONDS = 2.0
 # `archiver crawl` holds the site lock and hands it to its `scrapy crawl` child as this fd.
 LOCK_FD_ENV = "NEWS_ARCHIVER_LOCK_FD"
 
@@ -121,6 +124,18 @@ def read_holder(path: Path) -> LockHolder | None:
         return None
 
 
+def _recorded_holder(path: Path) -> LockHolder | None:
+    """The holder of a lock found held, waiting briefly for it to record itself.
+
+    A run takes the lock first and writes who it is just after; a loaded machine can stretch
+    that moment, and "already running" without a pid tells the operator nothing.
+    """
+    deadline = time.monotonic() + RECORD_GRACE_SECONDS
+    while (holder := read_holder(path)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return holder
+
+
 class SiteLock:
     """The exclusive lock of one site: acquire, or adopt from a parent; release once done."""
 
@@ -159,7 +174,7 @@ class SiteLock:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise AlreadyRunning(self.site, read_holder(self.path)) from None
+                        raise AlreadyRunning(self.site, _recorded_holder(self.path)) from None
                     time.sleep(min(POLL_SECONDS, max(0.01, deadline - time.monotonic())))
         except BaseException:
             os.close(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,3 +185,32 @@ def test_a_garbled_lock_file_counts_as_free_of_records(tmp_path: Path) -> None:
     lock = SiteLock(path, "ledger")
     assert lock.acquire() is None
     lock.release()
+
+
+def test_a_run_that_finds_the_lock_held_waits_for_the_holder_to_say_who_it_is(
+    tmp_path: Path,
+) -> None:
+    # The holder takes the lock and only then writes who it is; a second run arriving in
+    # between (a loaded machine stretches that moment) must still name it.
+    path = tmp_path / "ledger" / "lock"
+    path.parent.mkdir(parents=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    record = {
+        "site": "ledger",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "identity": process_identity(os.getpid()),
+        "since": datetime.now(UTC).isoformat(),
+        "command": "slow holder",
+    }
+    late = threading.Timer(0.3, lambda: path.write_text(json.dumps(record)))
+    late.start()
+    try:
+        with pytest.raises(AlreadyRunning) as caught:
+            SiteLock(path, "ledger").acquire()
+    finally:
+        late.join()
+        os.close(fd)
+    assert caught.value.holder is not None and caught.value.holder.command == "slow holder"
+    assert f"pid {os.getpid()}" in str(caught.value)
