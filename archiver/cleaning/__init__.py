@@ -7,7 +7,7 @@ Works on HTML bytes and strings only: no WARC, storage, index or Scrapy.
 from __future__ import annotations
 
 from archiver.cleaning.cleaner import Article, clean_html, extract_body
-from archiver.cleaning.document import decode_html
+from archiver.cleaning.document import count_words, decode_html
 from archiver.cleaning.metadata import iso_date
 from archiver.cleaning.rulebook import (
     CompiledRules,
@@ -29,6 +29,7 @@ __all__ = [
     "RuleError",
     "RuleSource",
     "clean_html",
+    "count_words",
     "decode_html",
     "default_rulebook",
     "extract_body",

@@ -13,7 +13,7 @@ import re
 from bs4 import Tag
 from bs4.element import NavigableString
 
-from archiver.cleaning.document import _absolute
+from archiver.cleaning.document import UNSPACED_FROM, _absolute, unspaced_chars
 from archiver.cleaning.rulebook import normalize_phrase
 from archiver.cleaning.tuning import (
     CONTENT_SHARE,
@@ -24,6 +24,7 @@ from archiver.cleaning.tuning import (
     LEAD_MAX,
     LINK_DENSE,
     SHORT_BLOCK_CHARS,
+    UNSPACED_WEIGHT,
 )
 
 BLOCK_TAGS = frozenset(
@@ -52,7 +53,7 @@ _SPACES = re.compile(r"\s+")
 class _Block:
     """One paragraph-like piece of text, with where it sits and how link-heavy it is."""
 
-    __slots__ = ("chars", "html", "kind", "links", "only_links", "text", "wrap")
+    __slots__ = ("chars", "html", "kind", "links", "only_links", "size", "text", "wrap")
 
     def __init__(
         self, kind: str, text: str, html: str, links: int, wrap: tuple[str, ...], only_links: bool
@@ -62,6 +63,11 @@ class _Block:
         self.html = html
         self.links = links
         self.chars = len(text)
+        # Length as Latin-script prose: a letter of an unspaced script (Chinese, Japanese,
+        # Thai) carries about as much as UNSPACED_WEIGHT Latin characters.
+        self.size = self.chars
+        if text and max(text) >= UNSPACED_FROM:
+            self.size += (UNSPACED_WEIGHT - 1) * unspaced_chars(text)
         self.wrap = wrap
         # Two or more links with nothing but punctuation between them: a breadcrumb or a tag
         # line (a single bracketed link is often a quote's source, kept).
@@ -74,7 +80,7 @@ class _Block:
     @property
     def value(self) -> float:
         """How much this block argues for its container being the article (chars, signed)."""
-        n = self.chars
+        n = self.size
         density = self.link_density
         if self.kind.startswith("h") and density <= LINK_DENSE:
             return 0.0
@@ -84,14 +90,19 @@ class _Block:
 
 
 class _Node:
-    __slots__ = ("end", "name", "rank", "start", "weight")
+    __slots__ = ("depth", "end", "kind", "name", "rank", "start", "weight")
 
-    def __init__(self, start: int, end: int, rank: int | None, weight: int, name: str) -> None:
+    def __init__(
+        self, start: int, end: int, rank: int | None, weight: int, name: str, depth: int, kind: str
+    ) -> None:
         self.start = start
         self.end = end
         self.rank = rank
         self.weight = weight
         self.name = name
+        self.depth = depth
+        # Tag and class: sibling parts of one body share both.
+        self.kind = kind
 
 
 class _Walker:
@@ -197,6 +208,7 @@ class _Walker:
             if end > start and name not in CANDIDATE_SKIP:
                 rank = tag.get("data-cr")
                 weight = tag.get("data-aw")
+                cls = tag.get("class")
                 self.nodes.append(
                     _Node(
                         start,
@@ -204,6 +216,8 @@ class _Walker:
                         int(rank) if isinstance(rank, str) else None,
                         int(weight) if isinstance(weight, str) else 0,
                         name,
+                        depth,
+                        f"{name}.{cls}" if isinstance(cls, str) else name,
                     )
                 )
         if wrapped:
@@ -279,7 +293,51 @@ def _choose(walker: _Walker, specific: int, title_key: str = "") -> list[tuple[i
         if best.start <= ranges[0][0] and ranges[-1][1] <= best.end:
             ranges = _widen(ranges, blocks, best.start)
         return ranges
-    return [(best.start, best.end)]
+    return _merge_parts(best, walker.nodes, prefix)
+
+
+def _merge_parts(best: _Node, nodes: list[_Node], prefix: list[float]) -> list[tuple[int, int]]:
+    """The best container and its siblings of the same tag and class next to it.
+
+    A body cut into several containers around ads and promos ("<div class=text>" part one,
+    an ad, "<div class=text>" part two): the parts are siblings of one kind, and whatever
+    lies between them is not prose (the ad's own text, if any, scores below zero).
+    """
+    if best.kind == best.name and best.name not in ("article", "section"):
+        return [(best.start, best.end)]
+    parent: _Node | None = None
+    for node in nodes:
+        if node.depth == best.depth - 1 and node.start <= best.start and best.end <= node.end:
+            parent = node
+            break
+    if parent is None:
+        return [(best.start, best.end)]
+    siblings = sorted(
+        (
+            n
+            for n in nodes
+            if n.depth == best.depth and parent.start <= n.start and n.end <= parent.end
+        ),
+        key=lambda n: n.start,
+    )
+    at = siblings.index(best)
+    parts = [best]
+    for step in (-1, 1):
+        i, edge = at + step, best
+        while 0 <= i < len(siblings):
+            node = siblings[i]
+            gap = (node.end, edge.start) if step < 0 else (edge.end, node.start)
+            if prefix[gap[1]] - prefix[gap[0]] > 0:
+                break
+            value = prefix[node.end] - prefix[node.start]
+            if node.kind == best.kind and value > 0:
+                parts.append(node)
+                edge = node
+            elif value > 0:
+                break
+            i += step
+    parts.sort(key=lambda n: n.start)
+    return [(n.start, n.end) for n in parts]
 
 
 def _widen(ranges: list[tuple[int, int]], blocks: list[_Block], low: int) -> list[tuple[int, int]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,12 +23,13 @@ from bs4 import BeautifulSoup, Tag
 from lxml import etree
 
 from archiver.cleaning.blocks import _Block, _choose, _Walker, _with_lead
-from archiver.cleaning.document import _absolute, _parse, decode_html
+from archiver.cleaning.document import _absolute, _parse, count_words, decode_html, visible
 from archiver.cleaning.filters import _filter
 from archiver.cleaning.metadata import (
     _dates,
     _first_str,
     _language,
+    _Meta,
     _names,
     _read_metadata,
     _split_authors,
@@ -38,12 +38,16 @@ from archiver.cleaning.metadata import (
 )
 from archiver.cleaning.pruning import _prune
 from archiver.cleaning.render import _render_html, _render_text
-from archiver.cleaning.rulebook import RuleBook, normalize_phrase, process_rulebook
-from archiver.cleaning.tuning import LINK_DENSE, MIN_WORDS_TYPED, MIN_WORDS_UNTYPED
+from archiver.cleaning.rulebook import CompiledRules, RuleBook, normalize_phrase, process_rulebook
+from archiver.cleaning.tuning import (
+    BLURB_CHARS,
+    HEADLINE_WORDS,
+    LINK_DENSE,
+    MIN_WORDS_TYPED,
+    MIN_WORDS_UNTYPED,
+)
 
 logger = logging.getLogger(__name__)
-
-_WORDS = re.compile(r"\w+")
 
 
 @dataclass
@@ -92,10 +96,20 @@ def extract_body(html: str, url: str | None) -> str:
 
 
 def _listing(blocks: list[_Block]) -> bool:
-    """A run of linked headlines with short blurbs: a section or home page, not an article."""
-    linked_heads = sum(1 for b in blocks if b.kind.startswith("h") and b.link_density > LINK_DENSE)
-    prose = sum(1 for b in blocks if b.value > 0)
-    return linked_heads >= 4 and linked_heads * 2 >= prose
+    """A run of linked headlines with short blurbs: a section or home page, not an article.
+
+    A linked headline is a heading of a few words that is mostly link; a forum thread's
+    linked user names (one or two words) are not. A thread or an article with linked
+    subheadings has more prose per heading than a listing's teaser blurbs.
+    """
+    heads = [b for b in blocks if b.kind.startswith("h") and b.link_density > LINK_DENSE]
+    linked_heads = sum(1 for b in heads if count_words(b.text) >= HEADLINE_WORDS)
+    prose = [b for b in blocks if b.value > 0]
+    return (
+        linked_heads >= 4
+        and linked_heads * 2 >= len(prose)
+        and sum(b.chars for b in prose) < BLURB_CHARS * linked_heads
+    )
 
 
 def _clean(html: bytes | str, url: str | None, content_type: str | None, book: RuleBook) -> Article:
@@ -112,7 +126,7 @@ def _clean(html: bytes | str, url: str | None, content_type: str | None, book: R
     m = _read_metadata(doc, rules)
     jl = m.jsonld
     meta = m.meta
-    article.title = _title(m, rules)
+    article.title = visible(_title(m, rules))
     article.canonical_url = _absolute(url, m.canonical) or _absolute(url, meta.get("og:url")) or url
     article.language = _language(m)
     article.published, article.modified = _dates(m, rules, url, doc)
@@ -131,31 +145,56 @@ def _clean(html: bytes | str, url: str | None, content_type: str | None, book: R
         url, _first_str(meta.get("og:image"), meta.get("twitter:image"), jl.get("image"))
     )
 
-    body = _prune(doc, rules)
-    soup = BeautifulSoup(etree.tostring(body, encoding="unicode", method="html"), "lxml",
-                         multi_valued_attributes=None)  # fmt: skip
+    reason, blocks = _body(doc, rules, m, article, url)
+    if reason is not None and reason != LISTING:
+        # A rule removed the article's own wrapper: prune again, sparing the core.
+        second = _parse(text)
+        if second is not None:
+            again = _body(second, rules, m, article, url, protect=True)
+            if again[0] is None:
+                reason, blocks = again
+    if reason is not None:
+        article.reason = reason
+        return article
+    article.body = _render_text(blocks)
+    article.body_html = _render_html(blocks)
+    article.word_count = count_words(article.body)
+    article.is_article = True
+    return article
+
+
+LISTING = "a list of links to other pages (section or index page), not an article"
+
+
+def _body(
+    doc: etree._Element,
+    rules: CompiledRules,
+    m: _Meta,
+    article: Article,
+    url: str | None,
+    *,
+    protect: bool = False,
+) -> tuple[str | None, list[_Block]]:
+    """Why there is no body (or None), and the body's blocks."""
+    body = _prune(doc, rules, protect)
+    # Soft hyphens written as entities (&shy;) survived decoding: they go here, once.
+    pruned = visible(etree.tostring(body, encoding="unicode", method="html")) or ""
+    soup = BeautifulSoup(pruned, "lxml", multi_valued_attributes=None)
     root = soup.body or soup
     walker = _Walker(article.canonical_url or url)
     if isinstance(root, Tag):
         walker.walk(root)
     walker.flush()
     if not walker.blocks:
-        article.reason = "no text in the page"
-        return article
+        return "no text in the page", []
     title_key = normalize_phrase(article.title or "")
     ranges = _with_lead(_choose(walker, rules.content_specific, title_key), walker, title_key)
     chosen = [b for start, end in ranges for b in walker.blocks[start:end]]
     blocks = _filter(chosen, rules, m, article.title)
-    words = sum(len(_WORDS.findall(b.text)) for b in blocks)
+    words = sum(count_words(b.text) for b in blocks)
     needed = MIN_WORDS_TYPED if m.typed_article else MIN_WORDS_UNTYPED
     if not m.typed_article and _listing(chosen):
-        article.reason = "a list of links to other pages (section or index page), not an article"
-        return article
+        return LISTING, []
     if words < needed:
-        article.reason = f"no article body found ({words} words of text at best, {needed} needed)"
-        return article
-    article.body = _render_text(blocks)
-    article.body_html = _render_html(blocks)
-    article.word_count = len(_WORDS.findall(article.body))
-    article.is_article = True
-    return article
+        return f"no article body found ({words} words of text at best, {needed} needed)", []
+    return None, blocks

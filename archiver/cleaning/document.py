@@ -9,9 +9,25 @@ import lxml.html
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from archiver.cleaning.tuning import MAX_HTML_CHARS
+from archiver.cleaning.tuning import CHARS_PER_WORD, MAX_HTML_CHARS
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Invisible characters that only hint at line breaks: soft hyphen, zero-width space, word
+# joiner, BOM used as a zero-width no-break space. They split words in the text ("Bundes\u00adtag"
+# must read "Bundestag"). Not ZWJ/ZWNJ (U+200C/D): Persian, Indic scripts and emoji need them.
+_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
+
+
+def visible(text: str | None) -> str | None:
+    """`text` without soft hyphens and zero-width spaces (entities in titles keep them)."""
+    return _INVISIBLE.sub("", text) if text and _has_invisible(text) else text
+
+
+def _has_invisible(text: str) -> bool:
+    # Four substring tests (a memchr each) are much faster than one regex search.
+    return "\u00ad" in text or "\u200b" in text or "\u2060" in text or "\ufeff" in text
+
+
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
@@ -35,6 +51,8 @@ def decode_html(html: bytes | str, content_type: str | None = None) -> str:
     # lxml refuses control characters; most pages have none, so look before copying.
     if _CONTROL_CHARS.search(text):
         text = _CONTROL_CHARS.sub("", text)
+    if _has_invisible(text):
+        text = _INVISIBLE.sub("", text)
     return _XML_DECL.sub("", text, count=1)
 
 
@@ -46,6 +64,33 @@ def _parse(text: str) -> etree._Element | None:
     except (etree.ParserError, ValueError):
         return None
     return root
+
+
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK
+# ideographs. Their letters are counted one by one (a word is CHARS_PER_WORD letters).
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+)
+_SPACED_WORD = re.compile(f"[^\\W{_UNSPACED}]+")
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
+_WORD = re.compile(r"\w+")
+
+
+UNSPACED_FROM = "\u0e00"
+
+
+def unspaced_chars(text: str) -> int:
+    """How many letters of `text` belong to scripts written without spaces."""
+    return len(_UNSPACED_CHAR.findall(text))
+
+
+def count_words(text: str) -> int:
+    """Words of any script: runs of word characters, and unspaced scripts by their letters."""
+    if _UNSPACED_CHAR.search(text) is None:
+        return len(_WORD.findall(text))
+    words = len(_SPACED_WORD.findall(text))
+    unspaced = len(_UNSPACED_CHAR.findall(text))
+    return words + (unspaced + CHARS_PER_WORD - 1) // CHARS_PER_WORD
 
 
 _STRING = etree.XPath("string()")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from archiver.cleaning.blocks import _Block
 from archiver.cleaning.metadata import _HAS_TIME, _find_day, _Meta
 from archiver.cleaning.rulebook import CompiledRules, normalize_phrase
@@ -13,7 +15,18 @@ def _heading_hit(key: str, rules: CompiledRules) -> bool:
         return True
     if len(key) > 60:
         return False
-    return any(key.startswith(h + " ") for h in rules.heading_starts)
+    return key.startswith(rules.heading_starts)
+
+
+# A count printed with a comment heading: "3 Comments", "Kommentare (12)", "Comments: 4".
+_COUNT = re.compile(r"^\d+\s+|\s*[(\[]?\d+[)\]]?$")
+
+
+def _ends_story(block: _Block, key: str, rules: CompiledRules) -> bool:
+    """A comment section's heading ("3 Comments", "Leave a Reply"): the story ends there."""
+    if block.chars > GOOD_BLOCK_CHARS or block.link_density > LINK_DENSE:
+        return False
+    return key in rules.endings or _COUNT.sub("", key) in rules.endings
 
 
 def _filter(
@@ -23,6 +36,7 @@ def _filter(
     out: list[_Block] = []
     seen: dict[str, int] = {}
     skipping = False
+    kept = 0  # characters kept so far
     for block in blocks:
         key = normalize_phrase(block.text)
         short = block.chars < SHORT_BLOCK_CHARS
@@ -34,7 +48,11 @@ def _filter(
             skipping = False
         if block.kind == "h1" and title_key and (key in title_key or title_key in key):
             continue
-        if not key or key in rules.labels:
+        if not key:
+            continue
+        if kept >= GOOD_BLOCK_CHARS and _ends_story(block, key, rules):
+            break
+        if key in rules.labels:
             continue
         if short and _heading_hit(key, rules):
             skipping = True
@@ -63,6 +81,7 @@ def _filter(
             continue
         seen[key] = len(out)
         out.append(block)
+        kept += block.chars
     return _drop_link_lists(out)
 
 

@@ -8,17 +8,73 @@ from lxml import etree
 
 from archiver.cleaning.document import _content, _text
 from archiver.cleaning.rulebook import CompiledRules
-from archiver.cleaning.tuning import GOOD_BLOCK_CHARS, PROTECT_SHARE, SPARE_CHARS
+from archiver.cleaning.tuning import (
+    CORE_CANDIDATES,
+    CORE_PENALTY,
+    GOOD_BLOCK_CHARS,
+    PROTECT_SHARE,
+    SPARE_CHARS,
+)
 
 WEIGHED_TAGS = frozenset({"div", "section", "article", "main", "td"})
+
+
+def _core(body: etree._Element, rules: CompiledRules) -> etree._Element | None:
+    """The element that holds the most paragraph text (net of links) right below it.
+
+    Every text-bearing element gives its text length to its parent and half of it to its
+    grandparent (so that a body whose paragraphs are wrapped one level deeper still wins).
+    The winner and its ancestors are the article's subtree: in the second pass no tag or
+    class-word rule removes them.
+    """
+    scores: dict[etree._Element, float] = {}
+    for el in body.iter("p", "pre", "blockquote", "div", "td"):
+        if el.tag == "p" or el.tag == "pre":
+            size = len(_content(el)) - sum(len(_content(a)) for a in el.iter("a"))
+        else:
+            own = (el.text or "").strip()
+            size = len(own) + sum(len((c.tail or "").strip()) for c in el)
+        if size < 25:  # a label, a date or a button's text says nothing about where prose is
+            continue
+        parent = el.getparent() if el.tag in ("p", "pre") else el
+        if parent is None:
+            continue
+        scores[parent] = scores.get(parent, 0.0) + size
+        grand = parent.getparent()
+        if grand is not None:
+            scores[grand] = scores.get(grand, 0.0) + size / 2
+    if not scores:
+        return None
+    top = sorted(scores, key=scores.__getitem__, reverse=True)[:CORE_CANDIDATES]
+    drop_class = rules.drop_class
+    best, best_value = None, 0.0
+    for el in top:
+        chain = (el, *el.iterancestors())
+        value = scores[el]
+        # Inside a boilerplate tag (footer, aside) or under a drop word: less likely the story.
+        if any(up.tag in rules.drop_tags for up in chain):
+            value *= CORE_PENALTY
+        if drop_class is not None and any(
+            drop_class.search(f"{up.get('class') or ''} {up.get('id') or ''}".lower())
+            for up in chain
+        ):
+            value *= CORE_PENALTY
+        if value > best_value:
+            best, best_value = el, value
+    return best
 
 
 def _paragraph_chars(el: etree._Element) -> int:
     return sum(len(_content(p)) for p in el.iter("p"))
 
 
-def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
-    """Remove boilerplate by tag, class word and selector; mark content candidates."""
+def _prune(doc: etree._Element, rules: CompiledRules, protect: bool = False) -> etree._Element:
+    """Remove boilerplate by tag, class word and selector; mark content candidates.
+
+    With `protect`, the core (the element holding the most paragraph text) and its
+    ancestors survive every tag and class-word rule (the second pass on a page where the
+    first left no article: a wrapper named `widget`, `podcast` or `paywall`).
+    """
     etree.strip_elements(doc, *rules.strip_tags, with_tail=False)
     body = doc.find("body")
     if body is None:
@@ -43,9 +99,11 @@ def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
             if isinstance(inner.tag, str)
         )
 
-    drop_tags, drop_class = rules.drop_tags, rules.drop_class
+    drop_tags, strict, linked = rules.drop_tags, rules.strict_class, rules.linked_class
     selectors = rules.drop_selectors
     selected = selectors.complex_matches(body)
+    core = _core(body, rules) if protect else None
+    protected = set() if core is None else {core, *core.iterancestors()}
     positive, negative = rules.positive_class, rules.negative_class
     lead_class = rules.lead_class
     # Top-down, so that nothing inside a dropped element is looked at.
@@ -60,11 +118,18 @@ def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
             if words is not None or ident is not None:
                 words = f"{words or ''} {ident or ''}".lower()
             doomed = (
-                tag in drop_tags
-                or (words is not None and drop_class is not None and drop_class.search(words))
-                or selectors.match(el) is not None
-                or el in selected
-            )
+                (
+                    tag in drop_tags
+                    or (words is not None and strict is not None and strict.search(words))
+                    or (
+                        words is not None
+                        and linked is not None
+                        and linked.search(words) is not None
+                        and _links_out(el)
+                    )
+                )
+                and el not in protected
+            ) or (selectors.match(el) is not None or el in selected)
             if doomed and not spared(el, measure(el)):
                 if lead_class is not None:
                     stack.extend(_rescue_lead(el, lead_class))
@@ -88,6 +153,11 @@ def _prune(doc: etree._Element, rules: CompiledRules) -> etree._Element:
             if rank is not None:
                 el.set("data-cr", str(rank))
     return body
+
+
+def _links_out(el: etree._Element) -> bool:
+    """A box that holds a link, or too little text to be prose: a teaser box, not a lead."""
+    return next(el.iter("a"), None) is not None or len(_text(el)) < GOOD_BLOCK_CHARS
 
 
 def _rescue_lead(el: etree._Element, lead_class: re.Pattern[str]) -> list[etree._Element]:

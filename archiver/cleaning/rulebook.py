@@ -22,9 +22,11 @@ GENERIC_FILE = "generic.toml"
 SITE_GLOB = "site-*.toml"
 # Every phrase table of the generic rules must cover these languages.
 REQUIRED_LANGUAGES = ("en", "de", "pl", "fr", "es")
-PHRASE_KINDS = ("headings", "prefixes", "labels", "mentions")
+PHRASE_KINDS = ("headings", "prefixes", "labels", "mentions", "endings")
 LIST_KINDS = ("tags", "class_keywords", "selectors")
-DROP_KEYS = frozenset(("description", "unconditional", *LIST_KINDS, *PHRASE_KINDS))
+DROP_KEYS = frozenset(
+    ("description", "unconditional", "spare_without_links", *LIST_KINDS, *PHRASE_KINDS)
+)
 CONTENT_KEYS = frozenset(
     (
         "description",
@@ -52,6 +54,8 @@ class DropGroup:
 
     name: str
     unconditional: bool = False
+    # Class words of this group spare an element without links (boxes of links to other pages).
+    spare_without_links: bool = False
     tags: tuple[str, ...] = ()
     class_keywords: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()
@@ -59,6 +63,7 @@ class DropGroup:
     prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     mentions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    endings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def phrases(self, kind: str) -> list[str]:
         """All phrases of one kind (headings, prefixes or labels), every language."""
@@ -129,12 +134,13 @@ def _drop_group(name: str, raw: Any, where: str) -> DropGroup:
     phrases = {
         k: _phrase_table(raw[k], f"{where} drop.{name}.{k}") for k in PHRASE_KINDS if k in raw
     }
-    unconditional = raw.get("unconditional", False)
-    if not isinstance(unconditional, bool):
-        raise RuleError(f"{where}: drop.{name}.unconditional must be true or false")
+    flags = {k: raw.get(k, False) for k in ("unconditional", "spare_without_links")}
+    for key, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise RuleError(f"{where}: drop.{name}.{key} must be true or false")
     group = DropGroup(
         name=name,
-        unconditional=unconditional,
+        **flags,
         tags=lists.get("tags", ()),
         class_keywords=lists.get("class_keywords", ()),
         selectors=lists.get("selectors", ()),
@@ -142,6 +148,7 @@ def _drop_group(name: str, raw: Any, where: str) -> DropGroup:
         prefixes=phrases.get("prefixes", {}),
         labels=phrases.get("labels", {}),
         mentions=phrases.get("mentions", {}),
+        endings=phrases.get("endings", {}),
     )
     if not any(lists.values()) and not any(phrases.values()):
         raise RuleError(f"{where}: [drop.{name}] has no rules (an empty group is an error)")
@@ -430,8 +437,11 @@ class CompiledRules:
     strip_tags: frozenset[str]
     drop_tags: frozenset[str]
     drop_class: re.Pattern[str] | None
+    strict_class: re.Pattern[str] | None
+    linked_class: re.Pattern[str] | None
     drop_selectors: SelectorMatcher
     headings: frozenset[str]
+    endings: frozenset[str]
     heading_starts: tuple[str, ...]
     labels: frozenset[str]
     block_prefix: re.Pattern[str] | None
@@ -473,9 +483,16 @@ def compile_rules(sources: Iterable[RuleSource], name: str = "generic") -> Compi
         strip_tags=frozenset(t.lower() for g in groups if g.unconditional for t in g.tags),
         drop_tags=frozenset(t.lower() for g in groups if not g.unconditional for t in g.tags),
         drop_class=keyword_regex(k for g in groups for k in g.class_keywords),
+        strict_class=keyword_regex(
+            k for g in groups if not g.spare_without_links for k in g.class_keywords
+        ),
+        linked_class=keyword_regex(
+            k for g in groups if g.spare_without_links for k in g.class_keywords
+        ),
         drop_selectors=SelectorMatcher(s for g in groups for s in g.selectors),
         headings=frozenset(headings),
-        heading_starts=tuple(sorted(headings)),
+        endings=frozenset(normalize_phrase(p) for g in groups for p in g.phrases("endings")),
+        heading_starts=tuple(sorted(h + " " for h in headings)),
         labels=frozenset(normalize_phrase(p) for g in groups for p in g.phrases("labels")),
         block_prefix=_prefix_regex(p for g in groups for p in g.phrases("prefixes")),
         block_mention=_mention_regex(p for g in groups for p in g.phrases("mentions")),

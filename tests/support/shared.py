@@ -1,4 +1,4 @@
-"""The `shared` directory beside the repository: the extraction benchmark's scorer and data set.
+"""The `shared` directory beside the repository: the cleaner's development sets and scorers.
 
 It is not part of the repository.  A test that reads it calls `require_shared` first: a
 missing file fails the test under CI and skips it elsewhere, naming the path.

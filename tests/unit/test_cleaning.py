@@ -228,7 +228,7 @@ def test_packaged_rules_load_and_cover_five_languages() -> None:
     related = next(g for g in book.generic.drop if g.name == "related")
     assert set(related.headings) >= {"en", "de", "pl", "fr", "es"}
     assert all(group.tags or group.class_keywords or group.selectors or group.labels
-               or group.headings or group.prefixes or group.mentions
+               or group.headings or group.prefixes or group.mentions or group.endings
                for group in book.generic.drop)  # fmt: skip
 
 
@@ -241,6 +241,10 @@ def test_packaged_rules_load_and_cover_five_languages() -> None:
         ("[drop.ads]\nlabels.en = ['Ad']\n", "site file needs"),
         ("[site]\ndomains = ['a.example']\n[drop.ads]\ntags = []\n", "empty group"),
         ("[site]\ndomains = ['a.example']\n[drop.ads\n", "site-bad.toml"),
+        (
+            "[site]\ndomains = ['a.example']\n[drop.ads]\nspare_without_links = 1\ntags = ['x']\n",
+            "true or false",
+        ),
     ],
 )
 def test_bad_rule_files_are_rejected(text: str, message: str) -> None:
