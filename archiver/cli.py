@@ -20,13 +20,21 @@ from archiver.commands import (
     reindex,
     replay,
     status,
+    storage,
     upload,
     verify,
 )
-from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context
+from archiver.commands._base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    SETTINGS_HELP,
+    Context,
+    add_settings_option,
+)
+from archiver.commands._errors import ErrorReportingGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="news-archiver")
 @click.option(
     "-s",
@@ -34,9 +42,14 @@ from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context
     "overrides",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Override a setting, as with `scrapy crawl -s` (repeatable).",
+    help=SETTINGS_HELP,
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output (-vv for debug); errors show their traceback.",
+)
 @click.pass_context
 def cli(ctx: click.Context, overrides: tuple[str, ...], verbose: int) -> None:
     """news-archiver: crawl news into WARC archives on S3-compatible storage."""
@@ -57,10 +70,14 @@ for _module in (
     reindex,
     replay,
     status,
+    storage,
     upload,
     verify,
 ):
     cli.add_command(_module.command)
+for _command in cli.commands.values():
+    # `-s` after the subcommand too: `archiver ls -s NAME=VALUE` as `archiver -s NAME=VALUE ls`.
+    add_settings_option(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 
 Each ARCHIVER_* setting is declared here once, with its default and a one-line
 comment, and documented in docs/settings.md.  Override any of them with
-``-s NAME=VALUE`` on ``scrapy crawl`` or on any ``archiver`` subcommand, or
-with an environment variable of the same name (``ARCHIVER_S3_BUCKET=...``).
+``-s NAME=VALUE`` on ``scrapy crawl`` or on any ``archiver`` subcommand, with
+an environment variable of the same name (``ARCHIVER_S3_BUCKET=...``), or in the
+settings file (``ARCHIVER_CONFIG`` or ``./archiver.toml``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 BOT_NAME = "news-archiver"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+# `scrapy crawl` that says why a crawl cannot start in one line and exits non-zero when
+# no start URL could be fetched (archiver/crawler/scrapy_commands/crawl.py).
+COMMANDS_MODULE = "archiver.crawler.scrapy_commands"
 
 # --- Politeness -------------------------------------------------------------
 ROBOTSTXT_OBEY = True
@@ -23,7 +27,8 @@ CONCURRENT_REQUESTS = 16
 # Never more than two requests at once to one site.
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5
-RANDOMIZE_DOWNLOAD_DELAY = True
+# Each delay varies at random by up to ±50% (RANDOMIZE_DOWNLOAD_DELAY before Scrapy 2.19).
+DOWNLOAD_DELAY_JITTER = 0.5
 DOWNLOAD_TIMEOUT = 60
 # 50 MiB: larger responses are cut and archived with WARC-Truncated.
 DOWNLOAD_MAXSIZE = 50 * 1024 * 1024
@@ -67,9 +72,12 @@ EXTENSIONS = {
     "archiver.crawler.upload.S3UploadExtension": 500,
     "archiver.crawler.indexing.IndexExtension": 510,
     "archiver.crawler.distributed.DistributedCrawlExtension": 520,
+    "archiver.crawler.progress.ProgressFile": 530,
 }
 # Puts the frontier in Redis when ARCHIVER_REDIS_URL is set (archiver/crawler/redis_frontier.py).
 ADDONS = {"archiver.crawler.redis_frontier.RedisFrontierAddon": 0}
+# Stops a crawl with an unknown ARCHIVER_* name or a bad value before anything is fetched (archiver/crawler/project.py).
+ADDONS["archiver.crawler.project.SettingsCheckAddon"] = -10
 # Keeps the frontier of crawls without a JOBDIR on disk unless ARCHIVER_FRONTIER=memory (archiver/crawler/frontier_addon.py).
 ADDONS["archiver.crawler.frontier_addon.FrontierAddon"] = 10
 
@@ -171,13 +179,20 @@ ARCHIVER_CRAWL_MAX_ERROR_RATE = 0.2
 ARCHIVER_FRONTIER = "disk"
 # Sites `archiver crawl --all` crawls at once (one process each); 1 runs them one after another.
 ARCHIVER_CRAWL_PARALLEL = 1
+# A JSON file the crawl rewrites each second with its live counts (pages, articles, errors); empty: none.
+ARCHIVER_PROGRESS_FILE = ""
 
-# --- Environment overrides ------------------------------------------------------
-# ARCHIVER_* environment variables override the defaults above (for cron, systemd
-# and containers); `-s NAME=VALUE` on the command line overrides both.
-from archiver.config import apply_environment, user_agent  # noqa: E402
+# --- The settings file ------------------------------------------------------------
+# The settings file (TOML) read as settings load; only from the environment. Empty: ./archiver.toml if present.
+ARCHIVER_CONFIG = ""
 
-apply_environment(globals())
+# --- Settings file and environment overrides --------------------------------------
+# The settings file's values override the defaults above, ARCHIVER_* environment
+# variables (for cron, systemd and containers) override the file, and `-s NAME=VALUE`
+# on the command line overrides all (archiver/config.py; docs/settings.md).
+from archiver.config import apply_sources, user_agent  # noqa: E402
+
+apply_sources(globals())
 
 # Names the project and how to reach the operator; rebuilt by the news spider when
 # ARCHIVER_CONTACT_URL is overridden with -s.

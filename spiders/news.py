@@ -25,6 +25,7 @@ from archiver.config import user_agent
 from archiver.crawler.items import ArticleItem
 from archiver.crawler.middleware import WARC_META_KEY
 from archiver.crawler.runtime import SiteRun, start_site_run
+from archiver.crawler.startup import StartupError, start_failure
 from archiver.discovery import (
     Entry,
     analyze_html,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
+    from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +49,8 @@ logger = logging.getLogger(__name__)
 DEPTH_META_KEY = "archiver_depth"
 
 
-class SpiderArgumentError(ValueError):
-    """A bad `-a` argument; the message says which and why."""
+class SpiderArgumentError(StartupError):
+    """A bad `-a` argument; the message says which and why (one line, exit code 2)."""
 
 
 def _split(value: str | Iterable[str] | None) -> list[str]:
@@ -132,6 +134,9 @@ class NewsSpider(scrapy.Spider):
         self.site: SiteConfig | None = None
         self.site_run: SiteRun | None = None
         self._state: dict[str, Any] | None = None
+        # Start URLs that failed to download, with why (read by archiver.crawler.startup).
+        self.start_failures: dict[str, str] = {}
+        self.start_requested = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -179,6 +184,7 @@ class NewsSpider(scrapy.Spider):
             shared = bool(self.crawler.settings.get("ARCHIVER_REDIS_URL"))
             request = self._request(url, source="start", dont_filter=not shared)
             if request is not None:
+                self.start_requested += 1
                 yield request
 
     # --- requests --------------------------------------------------------------
@@ -218,6 +224,7 @@ class NewsSpider(scrapy.Spider):
         request = scrapy.Request(
             url,
             callback=self.parse,
+            errback=self._start_failed if source == "start" else None,
             meta={"archiver_source": source, DEPTH_META_KEY: depth},
             dont_filter=dont_filter,
         )
@@ -246,6 +253,13 @@ class NewsSpider(scrapy.Spider):
             request = self._request(entry.url, source=source, depth=depth, listed_date=entry.date)
             if request is not None:
                 yield request
+
+    def _start_failed(self, failure: Failure) -> None:
+        """Count and log in one line a start URL that could not be downloaded."""
+        url, reason = start_failure(failure)
+        self.start_failures[url] = reason
+        self._inc("archiver/spider/start_failed")
+        logger.error("event=start_failed url=%s reason=%s", url, reason)
 
     def _on_robots_parsed(self, robotparser: Any, request: scrapy.Request) -> None:
         """Queue the sitemaps a site lists in its robots.txt (parsed by Scrapy's middleware)."""

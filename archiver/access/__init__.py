@@ -20,8 +20,13 @@ from archiver.access.extract import (
 )
 from archiver.access.lookup import citation, closest, find, open_archive
 from archiver.access.records import (
+    ArchiveDamage,
+    WarcDamage,
+    capture_location,
     capture_text,
+    check_records,
     parse_response,
+    printable,
     read_capture,
     read_capture_records,
 )
@@ -53,6 +58,7 @@ from archiver.storage import READ_BLOCK
 __all__ = [
     "COLLECTION",
     "READ_BLOCK",
+    "ArchiveDamage",
     "CleaningPool",
     "CountingReader",
     "HtmlCapture",
@@ -64,7 +70,10 @@ __all__ = [
     "SourceError",
     "StoredCrawl",
     "VerifyReport",
+    "WarcDamage",
+    "capture_location",
     "capture_text",
+    "check_records",
     "citation",
     "clean_html_capture",
     "closest",
@@ -81,6 +90,7 @@ __all__ = [
     "open_archive",
     "parse_response",
     "prepare",
+    "printable",
     "pywb_environment",
     "read_capture",
     "read_capture_records",

@@ -6,12 +6,14 @@ Scrapy-free and click-free; `archiver extract` is a thin layer over it.
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +21,16 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
 
+from archiver.access.records import (
+    WarcDamage,
+    damage_text,
+    next_record,
+    record_problem,
+    warcio_said,
+)
 from archiver.cleaning import RuleBook, clean_html, install_rulebook
 
 logger = logging.getLogger(__name__)
@@ -45,35 +56,77 @@ class HtmlCapture:
 
 
 def iter_html_captures(stream: IO[bytes], name: str) -> Iterator[HtmlCapture]:
-    """2xx text/html responses of a WARC stream (gzip or not), payload decoded."""
-    for record in ArchiveIterator(stream):
-        if record.rec_type != "response" or record.http_headers is None:
-            continue
-        status = record.http_headers.get_statuscode() or ""
-        if not status.startswith("2"):
-            continue
-        ctype = record.http_headers.get_header("Content-Type") or ""
-        if ctype.split(";")[0].strip().lower() not in HTML_TYPES:
-            continue
-        # Decoded (de-chunked, un-gzipped) payloads are capped like the crawl caps downloads,
-        # so a stored gzip bomb is cut rather than inflated in full.
-        payload = record.content_stream().read(MAX_PAYLOAD_BYTES + 1)
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            logger.warning(
-                "event=payload_too_large file=%s uri=%s limit=%d: cleaned from its first bytes",
-                name,
-                record.rec_headers.get_header("WARC-Target-URI"),
-                MAX_PAYLOAD_BYTES,
-            )
-            payload = payload[:MAX_PAYLOAD_BYTES]
-        yield HtmlCapture(
-            warc_file=name,
-            record_id=record.rec_headers.get_header("WARC-Record-ID") or "",
-            target_uri=record.rec_headers.get_header("WARC-Target-URI") or "",
-            warc_date=record.rec_headers.get_header("WARC-Date") or "",
-            content_type=ctype,
-            payload=payload,
+    """2xx text/html responses of a WARC stream (gzip or not), payload decoded; WarcDamage
+    when the file is cut short (truncated) or a record cannot be read."""
+    iterator = ArchiveIterator(stream)
+    said = io.StringIO()
+    end = 0
+    # Bytes an uncompressed WARC may hold after its last record: the blank lines ending it.
+    slack = len(b"\r\n\r\n")
+    try:
+        while True:
+            # warcio writes decompression errors to stderr itself; they go in the WarcDamage.
+            with redirect_stderr(said):
+                record = next_record(iterator)
+                if record is None:
+                    break
+                capture = _html_capture(record, name)
+                iterator.read_to_end(record)
+                member = iterator.reader.decompressor if iterator.reader is not None else None
+                if member is not None:
+                    slack = 0  # gzip members hold their blank lines
+            offset = iterator.get_record_offset()
+            end = offset + iterator.get_record_length()
+            problem = warcio_said(said) or record_problem(record)
+            if not problem and member is not None and not getattr(member, "eof", True):
+                problem = "its gzip member is cut short"
+            if problem:
+                raise WarcDamage(f"{name}: truncated or damaged at offset {offset}: {problem}")
+            if capture is not None:
+                yield capture
+    except (ArchiveLoadFailed, zlib.error, EOFError) as exc:
+        raise WarcDamage(
+            f"{name}: truncated or damaged at offset {iterator.offset or 0}: "
+            f"{damage_text(exc, said.getvalue())}"
+        ) from exc
+    # warcio ends quietly where the last gzip member or a record's headers are cut off:
+    # bytes are left over after the last whole record.
+    left = iterator.fh.tell() - end
+    if left > slack:
+        raise WarcDamage(
+            f"{name}: truncated: the {left} byte(s) after offset {end} are not a whole record"
         )
+
+
+def _html_capture(record: ArcWarcRecord, name: str) -> HtmlCapture | None:
+    """The capture of a 2xx HTML response record; None for any other record."""
+    if record.rec_type != "response" or record.http_headers is None:
+        return None
+    status = record.http_headers.get_statuscode() or ""
+    if not status.startswith("2"):
+        return None
+    ctype = record.http_headers.get_header("Content-Type") or ""
+    if ctype.split(";")[0].strip().lower() not in HTML_TYPES:
+        return None
+    # Decoded (de-chunked, un-gzipped) payloads are capped like the crawl caps downloads,
+    # so a stored gzip bomb is cut rather than inflated in full.
+    payload = record.content_stream().read(MAX_PAYLOAD_BYTES + 1)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        logger.warning(
+            "event=payload_too_large file=%s uri=%s limit=%d: cleaned from its first bytes",
+            name,
+            record.rec_headers.get_header("WARC-Target-URI"),
+            MAX_PAYLOAD_BYTES,
+        )
+        payload = payload[:MAX_PAYLOAD_BYTES]
+    return HtmlCapture(
+        warc_file=name,
+        record_id=record.rec_headers.get_header("WARC-Record-ID") or "",
+        target_uri=record.rec_headers.get_header("WARC-Target-URI") or "",
+        warc_date=record.rec_headers.get_header("WARC-Date") or "",
+        content_type=ctype,
+        payload=payload,
+    )
 
 
 def clean_html_capture(

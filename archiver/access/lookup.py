@@ -6,9 +6,12 @@ Scrapy-free; `archiver find` and `archiver get` are thin layers over it.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from archiver.access.records import ArchiveDamage
 from archiver.config import SettingError
 from archiver.index import (
     ArchiveIndex,
@@ -52,8 +55,17 @@ def find(
     """Captures of a URL (or its prefix, host or domain) between two dates, oldest first."""
     low = timestamp_bound(since, upper=False) if since else None
     high = timestamp_bound(until, upper=True) if until else None
+    rng = key_range(url, match)
+    try:
+        listed = index.query(rng)
+    except (ValueError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        # A bad URL or date was refused above: what fails here is the index as stored.
+        raise ArchiveDamage(
+            f"the archive-wide index is damaged ({type(exc).__name__}: {exc}): "
+            "`archiver reindex` rebuilds it from the crawls in storage"
+        ) from exc
     found = []
-    for capture in index.query(key_range(url, match)):
+    for capture in listed:
         if not capture.is_capture:
             continue
         if (low and capture.timestamp < low) or (high and capture.timestamp > high):

@@ -38,8 +38,12 @@ class ReplayError(RuntimeError):
 
 
 def ensure_pywb(venv: Path, *, python: str | None = None) -> Path:
-    """The bin directory of a virtualenv holding pywb and boto3, created on first use."""
-    venv = Path(venv)
+    """The bin directory of a virtualenv holding pywb and boto3, created on first use.
+
+    Absolute (a relative venv is taken from the working directory), so pywb starts from its
+    own working directory.
+    """
+    venv = Path(venv).absolute()
     bin_dir = venv / "bin"
     if (venv / READY_STAMP).exists() and (bin_dir / "wayback").exists():
         return bin_dir
@@ -80,7 +84,12 @@ def _yaml_string(value: str) -> str:
 
 
 def prepare(index: ArchiveIndex, directory: Path, *, collection: str = COLLECTION) -> ReplayConfig:
-    """Write pywb's config.yaml and the index runs' cluster.idx and .loc files into directory."""
+    """Write pywb's config.yaml and the index runs' cluster.idx and .loc files into directory.
+
+    config.yaml names the index files by absolute path: pywb runs in directory, and reads
+    relative paths against its collections root instead ("Collection not found").
+    """
+    directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     runs: list[RunInfo] = index.runs()
     if not runs:
@@ -133,7 +142,8 @@ class ReplayServer:
     """A pywb `wayback` process bound to 127.0.0.1 over a prepared working directory."""
 
     def __init__(self, bin_dir: Path, config: ReplayConfig, port: int, env: dict[str, str]) -> None:
-        self.bin_dir = bin_dir
+        # Absolute: the process starts in the config's directory.
+        self.bin_dir = Path(bin_dir).absolute()
         self.config = config
         self.port = port
         self.env = env

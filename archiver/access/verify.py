@@ -4,13 +4,26 @@ and archive-wide indexes and their manifests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import gzip
+import io
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
 
 from archiver.access.crawls import StoredCrawl
+from archiver.access.records import (
+    damage_text,
+    next_record,
+    printable,
+    record_problem,
+    warcio_said,
+)
 from archiver.access.transfer import stream_object
 from archiver.index import ArchiveIndex, Capture
 
@@ -24,6 +37,8 @@ class VerifyReport:
     records: int = 0
     bytes_read: int = 0
     problems: list[str] = field(default_factory=list)
+    # One entry per damaged record: file (crawl/name), offset, problem.
+    damaged: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -39,6 +54,7 @@ class VerifyReport:
             "records": self.records,
             "bytes_read": self.bytes_read,
             "problems": self.problems,
+            "damaged": self.damaged,
         }
 
 
@@ -49,6 +65,64 @@ def _sidecar_by_offset(lines: Sequence[str]) -> dict[int, Capture]:
             capture = Capture.parse(line)
             found[capture.offset] = capture
     return found
+
+
+def _resume_points(sidecar: Mapping[int, Capture] | None) -> list[int]:
+    """Offsets where records start, from the per-WARC index: where reading resumes after damage."""
+    points: set[int] = set()
+    for offset, capture in (sidecar or {}).items():
+        points.add(offset)
+        for name in ("req_offset", "meta_offset"):
+            value = capture.number(name)
+            if value is not None and (name != "meta_offset" or not capture.get("meta_filename")):
+                points.add(value)
+    return sorted(points)
+
+
+def _stream_from(index: ArchiveIndex, key: str, start: int) -> Any:
+    """The stored object from byte `start` on (one ranged GET, streamed)."""
+    body = index.client.get_object(Bucket=index.bucket, Key=key, Range=f"bytes={start}-")["Body"]
+    index.requests += 1
+    return body
+
+
+# offset, length, the record (None when unreadable), what is wrong with it (None when whole).
+Scanned = tuple[int, int, ArcWarcRecord | None, str | None]
+
+
+def scan_records(
+    index: ArchiveIndex, key: str, reader: Any, resume_at: Sequence[int]
+) -> Iterator[Scanned]:
+    """(offset, length, record, problem) for each record of a stored WARC, read whole with its
+    digests checked (problem None when whole, record None when unreadable); after damage that
+    stops the reader, reading resumes at the next record start in `resume_at`."""
+    base, source = 0, reader
+    while True:
+        iterator = ArchiveIterator(source, check_digests=True)
+        said = io.StringIO()
+        try:
+            while True:
+                # warcio writes decompression errors to stderr itself; they go in the report.
+                with redirect_stderr(said):
+                    record = next_record(iterator)
+                    if record is None:
+                        return
+                    iterator.read_to_end(record)
+                offset, length = base + iterator.get_record_offset(), iterator.get_record_length()
+                garbled = warcio_said(said)
+                if garbled:
+                    # The gzip member did not decompress: what follows cannot be trusted.
+                    yield offset, length, None, garbled
+                    break
+                yield offset, length, record, record_problem(record)
+        except (ArchiveLoadFailed, zlib.error, EOFError) as exc:
+            offset = base + (iterator.offset or 0)
+            yield offset, 0, None, damage_text(exc, said.getvalue())
+        following = [o for o in resume_at if o > offset]
+        if not following:
+            return
+        base = following[0]
+        source = _stream_from(index, key, base)
 
 
 def verify_crawl(
@@ -75,19 +149,23 @@ def verify_crawl(
         sidecar = _sidecar_by_offset(raw.decode("utf-8").splitlines()) if raw is not None else None
         if sidecar is None:
             problems.append(f"{where}: no per-WARC index ({sidecar_name(name)})")
-        reader = stream_object(index, index.crawl_key(crawl.date, crawl.crawl_id, name), advance)
+        key = index.crawl_key(crawl.date, crawl.crawl_id, name)
+        reader = stream_object(index, key, advance)
         counts: dict[str, int] = {}
-        iterator = ArchiveIterator(reader, check_digests=True)
         relative = relative_path(crawl.date, crawl.crawl_id, name)
-        for record in iterator:
-            iterator.read_to_end(record)
-            offset, length = iterator.get_record_offset(), iterator.get_record_length()
+        for offset, length, record, damage in scan_records(
+            index, key, reader, _resume_points(sidecar)
+        ):
+            if damage is not None:
+                problems.append(f"{where}@{offset}: damaged record: {damage}")
+                report.damaged.append({"file": where, "offset": offset, "problem": damage})
+            if record is None:
+                if sidecar is not None:
+                    sidecar.pop(offset, None)
+                continue
             rec_type = str(record.rec_type)
             counts[rec_type] = counts.get(rec_type, 0) + 1
             report.records += 1
-            checker = record.digest_checker
-            if checker is not None and checker.passed is False:
-                problems.append(f"{where}@{offset}: {'; '.join(checker.problems)}")
             digest = record.rec_headers.get_header("WARC-Payload-Digest")
             seen[(relative, offset)] = (length, digest)
             if sidecar is None or rec_type not in INDEXED_TYPES:
@@ -124,14 +202,30 @@ def _verify_archive_index(
         return
     prefix = f"{crawl.date}/{crawl.crawl_id}/"
     for run in covering:
-        for line in index.iter_run_lines(run.run_id):
-            if prefix not in line:
-                continue
-            capture = Capture.parse(line)
-            if not capture.filename.startswith(prefix):
-                continue
-            record = seen.get((capture.filename, capture.offset))
-            if record is None:
-                problems.append(f"index run {run.run_id}: {capture.url} points at no record")
-            elif record[0] != capture.length or (record[1] and capture.get("digest") != record[1]):
-                problems.append(f"index run {run.run_id}: {capture.url} length/digest differ")
+        try:
+            _verify_run(index, run.run_id, prefix, seen, problems)
+        except (ValueError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            problems.append(
+                f"index run {run.run_id}: damaged ({printable(f'{type(exc).__name__}: {exc}')}): "
+                "`archiver reindex` rebuilds the index"
+            )
+
+
+def _verify_run(
+    index: ArchiveIndex,
+    run_id: str,
+    prefix: str,
+    seen: Mapping[tuple[str, int], tuple[int, str | None]],
+    problems: list[str],
+) -> None:
+    for line in index.iter_run_lines(run_id):
+        if prefix not in line:
+            continue
+        capture = Capture.parse(line)
+        if not capture.filename.startswith(prefix):
+            continue
+        record = seen.get((capture.filename, capture.offset))
+        if record is None:
+            problems.append(f"index run {run_id}: {capture.url} points at no record")
+        elif record[0] != capture.length or (record[1] and capture.get("digest") != record[1]):
+            problems.append(f"index run {run_id}: {capture.url} length/digest differ")

@@ -146,6 +146,16 @@ def write_compressed_index(
     return data.getvalue(), "".join(idx).encode("utf-8")
 
 
+def _removing_part(out: Path, build: Callable[[Path], WaczReport]) -> WaczReport:
+    """Build into `out`.part, renamed by _seal; a failed build leaves no .part behind."""
+    tmp_out = out.with_name(out.name + ".part")
+    try:
+        return build(tmp_out)
+    except BaseException:
+        tmp_out.unlink(missing_ok=True)
+        raise
+
+
 def export_wacz(
     index: ArchiveIndex,
     crawls: Sequence[StoredCrawl],
@@ -155,11 +165,23 @@ def export_wacz(
     advance: Callable[[int], None] | None = None,
 ) -> WaczReport:
     """Package the WARCs of stored crawls, their index and pages into one WACZ file."""
+    return _removing_part(
+        out, lambda tmp_out: _export_wacz(index, crawls, out, tmp_out, title, advance)
+    )
+
+
+def _export_wacz(
+    index: ArchiveIndex,
+    crawls: Sequence[StoredCrawl],
+    out: Path,
+    tmp_out: Path,
+    title: str,
+    advance: Callable[[int], None] | None,
+) -> WaczReport:
     report = WaczReport(out)
     resources: list[dict[str, Any]] = []
     sidecars: list[tuple[str, Iterable[str]]] = []
     articles: dict[tuple[str, int], dict[str, Any]] = {}
-    tmp_out = out.with_name(out.name + ".part")
     with (
         tempfile.TemporaryDirectory(prefix="archiver-wacz-") as tmp,
         zipfile.ZipFile(tmp_out, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
@@ -215,6 +237,19 @@ def export_slice(
     copied byte for byte (record ids and digests stay citable). The index is built from the
     WARCs written, and checked to hold every record the archive index pointed at.
     """
+    return _removing_part(
+        out, lambda tmp_out: _export_slice(index, chosen, out, tmp_out, title, advance)
+    )
+
+
+def _export_slice(
+    index: ArchiveIndex,
+    chosen: Slice,
+    out: Path,
+    tmp_out: Path,
+    title: str,
+    advance: Callable[[int], None] | None,
+) -> WaczReport:
     report = WaczReport(out)
     report.originals = len(chosen.originals)
     report.missing_originals = [c.url for c in chosen.missing]
@@ -226,7 +261,6 @@ def export_slice(
     names = _output_names(chosen.files())
     spans = chosen.spans()
     written: set[str] = set()
-    tmp_out = out.with_name(out.name + ".part")
     requests_before = index.requests
     with (
         tempfile.TemporaryDirectory(prefix="archiver-wacz-") as tmp,

@@ -3,6 +3,7 @@ errors and options several subcommands use, and the size formatting of their rep
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
+from archiver.access import ArchiveDamage
 from archiver.cleaning import RuleBook, RuleError, load_rulebook
-from archiver.config import SettingError
+from archiver.config import SettingError, resolve_overrides
 from archiver.crawler.project import load_settings
 
 EXIT_OK = 0
@@ -25,22 +27,53 @@ class Context:
     """What every subcommand gets: the project settings with the -s overrides applied."""
 
     def __init__(self, overrides: tuple[str, ...], verbose: int) -> None:
-        self.overrides = overrides
+        # -s pairs given before and after the subcommand; path values absolute once loaded.
+        self.overrides = tuple(overrides)
         self.verbose = verbose
         self._settings: Any = None
 
+    def add_overrides(self, pairs: tuple[str, ...]) -> None:
+        """-s pairs given after the subcommand's name (they win over those before it)."""
+        self.overrides = (*self.overrides, *pairs)
+
     @property
     def settings(self) -> Any:
-        """Scrapy Settings, loaded once on first use."""
+        """Scrapy Settings, loaded and checked once on first use (ConfigurationError, exit 2)."""
         if self._settings is None:
             try:
+                self.overrides = resolve_overrides(self.overrides)
                 self._settings = load_settings(self.overrides)
             except SettingError as exc:
-                raise click.UsageError(str(exc)) from None
+                raise ConfigurationError(str(exc)) from None
         return self._settings
 
 
 pass_context = click.make_pass_decorator(Context)
+
+SETTINGS_HELP = "Override a setting, as with `scrapy crawl -s` (repeatable)."
+
+
+def _subcommand_overrides(ctx: click.Context, _param: click.Parameter, pairs: Any) -> None:
+    context = ctx.find_object(Context)
+    if context is None:
+        return
+    context.add_overrides(tuple(pairs or ()))
+    # Every command checks its settings (unknown names, bad values) before it does anything.
+    _ = context.settings
+
+
+def add_settings_option(command: click.Command) -> None:
+    """Give a subcommand `-s NAME=VALUE` after its name, as `scrapy crawl` takes it."""
+    command.params.append(
+        click.Option(
+            ["-s", "--set", "subcommand_overrides"],
+            multiple=True,
+            metavar="NAME=VALUE",
+            expose_value=False,
+            callback=_subcommand_overrides,
+            help=SETTINGS_HELP,
+        )
+    )
 
 
 class ConfigurationError(click.ClickException):
@@ -51,11 +84,17 @@ class ConfigurationError(click.ClickException):
 
 @contextmanager
 def usage_errors() -> Iterator[None]:
-    """Report a bad setting or argument met inside the block as a usage error (exit code 2)."""
+    """Report a bad setting or argument met inside the block in one line, exit code 2.
+
+    Damaged data (a WARC record, JSON, text that does not decode) is no usage error: it goes
+    on to the error layer (archiver/commands/_errors.py), exit code 1.
+    """
     try:
         yield
+    except (ArchiveDamage, json.JSONDecodeError, UnicodeDecodeError):
+        raise
     except (SettingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise ConfigurationError(str(exc)) from None
 
 
 def human_size(size: int) -> str:

@@ -17,6 +17,40 @@ from archiver.commands._base import (
     pass_context,
 )
 
+# File signatures of common binary formats, named in the refusal.
+_MAGIC = {
+    b"\x7fELF": "an ELF executable",
+    b"%PDF-": "a PDF document",
+    b"\x1f\x8b": "gzip data",
+    b"PK\x03\x04": "a ZIP archive",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+}
+# Control bytes allowed in text: tab, line feed, form feed, carriage return, escape.
+_TEXT_CONTROLS = frozenset(b"\t\n\f\r\x1b")
+# Text in any 8-bit charset or UTF-8 has almost no other control bytes; random bytes have
+# about one in eight. One percent keeps a stray control character in a real page harmless.
+MAX_CONTROL_SHARE = 0.01
+SNIFF_BYTES = 8192
+
+
+def not_html(data: bytes) -> str | None:
+    """Why data is no web page at all (binary: a known format, NUL or control bytes); None
+    when it may be one. Empty input is the cleaner's to refuse ("empty document")."""
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            return kind
+    head = data[:SNIFF_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NUL bytes by design
+        return None
+    if b"\x00" in head:
+        return "binary data (NUL bytes)"
+    controls = sum(1 for byte in head if byte < 0x20 and byte not in _TEXT_CONTROLS)
+    if head and controls / len(head) > MAX_CONTROL_SHARE:
+        return f"binary data ({controls} control bytes in the first {len(head)})"
+    return None
+
 
 @click.command("clean")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
@@ -45,13 +79,18 @@ def command(
 ) -> int:
     """Clean one HTML page: title and body text, or all fields with --json.
 
-    Exits 1 with a message when the file cannot be read or holds no article.
+    Exits 1 with a message when the file cannot be read, is not HTML (binary data) or holds
+    no article (an empty file among them).
     """
     rules = load_rules_option(ctx, rules_dirs)
     try:
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         click.echo(f"archiver clean: cannot read {file}: {exc.strerror or exc}", err=True)
+        return EXIT_FAILURE
+    refused = not_html(data)
+    if refused is not None:
+        click.echo(f"archiver clean: {file}: not an HTML page: {refused}", err=True)
         return EXIT_FAILURE
     article = clean_html(data, url, content_type=content_type, rules=rules)
     if as_json:

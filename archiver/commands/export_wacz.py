@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from archiver.access import (
+    ArchiveDamage,
     Progress,
     export_slice,
     export_wacz,
@@ -29,6 +30,7 @@ from archiver.commands._base import (
     slice_options,
     usage_errors,
 )
+from archiver.commands._errors import one_line
 
 
 @click.command("export-wacz")
@@ -91,8 +93,10 @@ def command(
                 report = export_wacz(index, crawls, output, title=title, advance=bar.advance)
             finally:
                 bar.stop()
+    except (ArchiveDamage, json.JSONDecodeError, UnicodeDecodeError):
+        raise  # damaged data in storage: the error layer words it
     except ValueError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {one_line(exc)}", err=True)
         return EXIT_FAILURE
     for url in report.missing_originals:
         click.echo(f"warning: no original in the index for the revisit of {url}", err=True)

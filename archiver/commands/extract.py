@@ -9,15 +9,17 @@ from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from warcio.exceptions import ArchiveLoadFailed
 
 from archiver.access import (
     CleaningPool,
     CountingReader,
     SourceError,
+    WarcDamage,
     iter_html_captures,
     local_warc_path,
 )
@@ -28,6 +30,7 @@ from archiver.commands._base import (
     load_rules_option,
     pass_context,
 )
+from archiver.commands._errors import StorageError, missing_object, one_line
 
 
 @click.command("extract")
@@ -65,7 +68,8 @@ def command(
     """Clean the HTML responses of WARC files (local paths or s3:// URLs) into JSON lines.
 
     One line per article: the WARC file, WARC-Record-ID, target URI, WARC-Date and every
-    field of the cleaner's Article. Exits 1 when a WARC could not be read to the end.
+    field of the cleaner's Article. Exits 1 when a WARC could not be read to the end
+    (missing, truncated or damaged): it is named on stderr and the other WARCs go on.
     """
     workers = ctx.settings.getint("ARCHIVER_CLEAN_WORKERS") if jobs is None else jobs
     workers = workers or os.cpu_count() or 1
@@ -94,6 +98,8 @@ def command(
                 TimeRemainingColumn(),
                 console=_stderr_console(),
                 transient=True,
+                # Off the terminal, rich would still end with an empty line on stderr.
+                disable=not sys.stderr.isatty(),
             )
         )
         for source in sources:
@@ -107,17 +113,26 @@ def command(
                         counts["responses"] += 1
                         for line in pool.submit(capture):
                             emit(line)
-            except (OSError, ArchiveLoadFailed, SourceError) as exc:
+            except WarcDamage as exc:
+                # The message names the source and the offset; the other sources go on.
                 failed.append(source)
-                click.echo(f"archiver extract: {source}: {exc}", err=True)
-            except Exception as exc:  # botocore errors and the like: report and go on
+                click.echo(f"archiver extract: {one_line(exc)}", err=True)
+            except (OSError, SourceError) as exc:
                 failed.append(source)
-                click.echo(f"archiver extract: {source}: {type(exc).__name__}: {exc}", err=True)
+                click.echo(f"archiver extract: {source}: {one_line(exc)}", err=True)
+            except (ClientError, BotoCoreError) as exc:
+                bucket = urlsplit(source).netloc
+                if missing_object(exc, ctx, bucket):
+                    failed.append(source)
+                    click.echo(f"archiver extract: {source}: no such object in storage", err=True)
+                    continue
+                # Storage that fails one s3:// source fails the next: one line, and stop.
+                raise StorageError(exc, bucket, source) from exc
         for line in pool.drain():
             emit(line)
     click.echo(
         f"{counts['responses']} HTML responses, {counts['articles']} articles"
-        + (f", {len(failed)} unreadable WARC(s)" if failed else ""),
+        + (f", {len(failed)} unreadable, truncated or damaged WARC(s)" if failed else ""),
         err=True,
     )
     return EXIT_FAILURE if failed else EXIT_OK

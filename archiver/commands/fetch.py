@@ -16,6 +16,7 @@ import click
 from archiver.access import (
     Progress,
     SelectionError,
+    StoredCrawl,
     download,
     iter_progress_total,
     select_crawls,
@@ -31,7 +32,20 @@ from archiver.commands._base import (
     slice_options,
     usage_errors,
 )
-from archiver.index import MANIFEST_NAME, sidecar_name
+from archiver.index import MANIFEST_NAME, ArchiveIndex, sidecar_name
+
+
+def _fetch_items(index: ArchiveIndex, crawl: StoredCrawl, target: Path) -> Path | None:
+    """The crawl's items.jsonl (one JSON line per article), when its manifest names one."""
+    name = (crawl.manifest or {}).get("items")
+    if not name:
+        return None
+    data = index.get_optional(index.crawl_key(crawl.date, crawl.crawl_id, str(name)))
+    if data is None:
+        return None
+    path = target / str(name)
+    path.write_bytes(data)
+    return path
 
 
 @click.command("fetch")
@@ -54,7 +68,7 @@ def command(
     output: Path,
     as_json: bool,
 ) -> int:
-    """Download a slice's WARCs, their CDXJ and the manifests; exit 1 if a file differs.
+    """Download a slice's WARCs, their CDXJ, items.jsonl and manifests; exit 1 if a file differs.
 
     With --site, only the WARCs holding captures of the site between --from and --to
     (found through the archive-wide index) are downloaded, each whole.
@@ -84,6 +98,7 @@ def command(
     )
     files: list[dict[str, object]] = []
     problems: list[str] = []
+    extras: list[str] = []
     try:
         for crawl in crawls:
             target = output / crawl.date / crawl.crawl_id
@@ -109,13 +124,17 @@ def command(
                 if sidecar is not None:
                     (target / sidecar_name(name)).write_bytes(sidecar)
                 files.append({"path": str(target / name), "size": size, "sha256": sha256, "ok": ok})
+            items = _fetch_items(index, crawl, target)
+            if items is not None:
+                extras.append(str(items))
     finally:
         bar.stop()
     if as_json:
-        click.echo(json.dumps({"files": files, "problems": problems}, indent=2))
+        click.echo(json.dumps({"files": files, "items": extras, "problems": problems}, indent=2))
     else:
         total = sum(int(str(f["size"])) for f in files)
-        click.echo(f"fetched {len(files)} WARC file(s), {total} bytes, into {output}")
+        also = f" and {len(extras)} items.jsonl" if extras else ""
+        click.echo(f"fetched {len(files)} WARC file(s), {total} bytes,{also} into {output}")
     for problem in problems:
         click.echo(f"MISMATCH {problem}", err=True)
     return EXIT_FAILURE if problems else EXIT_OK

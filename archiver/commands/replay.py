@@ -45,11 +45,14 @@ def command(ctx: Context, port: int, workdir: Path, target: str | None) -> int:
     """Serve the archive in pywb until interrupted; prints the local URL first."""
     with usage_errors():
         cfg, _client, index = open_archive(ctx.settings)
-        venv = Path(str(ctx.settings.get("ARCHIVER_REPLAY_VENV") or "var/pywb-venv"))
+        venv = Path(str(ctx.settings.get("ARCHIVER_REPLAY_VENV") or "var/pywb-venv")).absolute()
+    # pywb runs in its working directory: every path it is given must not depend on ours.
+    workdir = workdir.absolute()
     try:
+        # The index first: a storage fault is reported before pywb is installed.
+        config = prepare(index, workdir, collection=COLLECTION)
         click.echo(f"preparing pywb in {venv} (first use installs it)", err=True)
         bin_dir = ensure_pywb(venv)
-        config = prepare(index, workdir, collection=COLLECTION)
         server = ReplayServer(bin_dir, config, port or _free_port(), pywb_environment(cfg))
         server.start()
     except ReplayError as exc:

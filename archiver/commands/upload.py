@@ -16,6 +16,7 @@ from archiver.commands._base import (
     human_size,
     pass_context,
 )
+from archiver.commands._errors import explain
 from archiver.config import SettingError
 from archiver.index import add_stored_crawl
 from archiver.spool import CRAWL_FILE
@@ -70,8 +71,7 @@ def command(ctx: Context, crawl_id: str | None, as_json: bool) -> int:
     except UploadError as exc:
         if as_json:
             click.echo(json.dumps({"error": str(exc)}, indent=2))
-        click.echo(f"Error: {exc}", err=True)
-        return EXIT_FAILURE
+        raise explain(exc) from exc
 
     report = upload_spool(
         cfg,

@@ -16,7 +16,9 @@ below it.  One Scrapy component per module, imported by module path:
 - ``frontier``: the scheduler keeping the frontier on disk; ``frontier_addon`` and
   ``redis_frontier``: the add-ons choosing it or the shared Redis frontier;
 - ``runtime``: the crawl's archive and site run as components reach them;
-- ``items``: the article item; ``project``: loading the project settings.
+- ``items``: the article item; ``project``: loading and checking the project settings;
+- ``scrapy_commands.crawl`` and ``startup``: the project's ``scrapy crawl``, one line for a
+  crawl that cannot start or fetched nothing.
 
 Unlike the packages below it, this ``__init__`` re-exports nothing, on purpose: every
 ``archiver`` command imports ``project`` to load the settings, and that must not import

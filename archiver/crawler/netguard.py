@@ -192,9 +192,13 @@ def literal_host(url: str) -> str | None:
 
 def refusal_message(host: str, refusal: Refusal, guard: AddressGuard) -> str:
     """The message a refused host fails with: its address, why, and what is allowed."""
+    address = ipaddress.ip_address(refusal.address)
+    # A loopback host is most often a local test site: suggest the whole loopback range.
+    network = "127.0.0.0/8" if address.is_loopback and address.version == 4 else address
     return (
         f"{host} is {refusal.address}, a {refusal.reason} address; the crawler connects "
-        f"only to public addresses and to {SETTING} (now: {guard.describe()})"
+        f"only to public addresses and to the networks of {SETTING} (now: "
+        f"{guard.describe()}); to allow it: -s {SETTING}={network}"
     )
 
 

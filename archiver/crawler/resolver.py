@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.datatypes import LocalCache
+from twisted.internet.defer import fail
 from twisted.internet.error import DNSLookupError
 
 from archiver.crawler.netguard import AddressGuard, Refusal, refusal_message
@@ -53,6 +54,9 @@ class GuardedResolver(CachingThreadedResolver):
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
         """Resolve as Scrapy does, then refuse an address outside the allowed ones."""
+        if name.rstrip(".").lower().endswith(".invalid"):
+            # RFC 6761: .invalid names never resolve; answered here, no query leaves the host.
+            return fail(DNSLookupError(f"no results for hostname lookup: {name}"))
         d: Deferred[str] = super().getHostByName(name, timeout)
         d.addCallback(self._check, name)
         return d

@@ -3,7 +3,8 @@
 Serves the bundled sample news site on 127.0.0.1, starts an embedded SeaweedFS S3
 server on 127.0.0.1, runs `scrapy crawl news` against the site as a user would,
 then lists the bucket and prints one archived article's clean text read back from
-storage, a summary, and stops everything it started.
+storage, a summary, and stops everything it started.  With --keep (`make demo KEEP=1`)
+the S3 data and the local WARCs stay, and it prints the commands that browse them.
 """
 
 from __future__ import annotations
@@ -22,12 +23,44 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.s3server import CREDENTIALS_FILE, SeaweedServer, write_credentials_env
 from archiver.devserver.samplesite import EXPECTED_DIR, SampleSite
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "news-archive"
 PREFIX = "demo"
+# The port `archiver storage` serves on by default, where the kept archive is browsed.
+STORAGE_PORT = 8333
+
+
+def _archiver() -> str:
+    """How to call archiver in the lines printed: by name when that is this one."""
+    mine = Path(sys.executable).with_name("archiver")
+    found = shutil.which("archiver")
+    return "archiver" if found and Path(found).resolve() == mine.resolve() else str(mine)
+
+
+def next_steps(workdir: Path, site_url: str, seed_url: str, crawl_id: str) -> list[str]:
+    """The lines that say how to browse a kept demo archive, commands ready to paste."""
+    s3_dir = workdir.resolve() / "s3"
+    endpoint = f"http://127.0.0.1:{STORAGE_PORT}"
+    cli = _archiver()
+    host = site_url.split("://", 1)[1]
+    return [
+        f"== kept: the S3 data in {s3_dir}, the local WARCs in {workdir.resolve() / 'spool'}",
+        "   Browse the archive: start its storage in one terminal (Ctrl-C stops it),",
+        f"     {cli} storage --dir {s3_dir} --port {STORAGE_PORT}",
+        f"   then in another (the demo's prefix is {PREFIX}, not the default news-archiver):",
+        f"     . {s3_dir / CREDENTIALS_FILE}",
+        f"     export ARCHIVER_S3_ENDPOINT_URL={endpoint} ARCHIVER_S3_BUCKET={BUCKET} "
+        f"ARCHIVER_S3_PREFIX={PREFIX}",
+        f"     {cli} find {host} --match host",
+        f"     {cli} get {seed_url} --text",
+        f"     {cli} replay --url {seed_url}",
+        f"     {cli} export-wacz --crawl {crawl_id} -o demo.wacz",
+        f"   (instead of the export line: -s ARCHIVER_S3_ENDPOINT_URL={endpoint} "
+        f"-s ARCHIVER_S3_BUCKET={BUCKET} -s ARCHIVER_S3_PREFIX={PREFIX} after each command)",
+    ]
 
 
 def _client(server: SeaweedServer) -> Any:
@@ -57,6 +90,7 @@ def run(workdir: Path, *, keep: bool) -> int:
     logs = workdir / "logs"
     logs.mkdir(parents=True)
     started = time.monotonic()
+    after: list[str] = []
 
     print("== news-archiver demo (everything on 127.0.0.1, nothing leaves this machine)")
     site = SampleSite()
@@ -70,6 +104,9 @@ def run(workdir: Path, *, keep: bool) -> int:
         print(f"   sample site: {site.url}/")
         server.start()
         server.create_bucket(BUCKET)
+        if keep:
+            # Its keys, for `archiver storage --dir` to serve the kept data with later.
+            write_credentials_env(server)
         print(f"   S3 server:   {server.endpoint_url} (SeaweedFS, bucket {BUCKET})")
 
         env = {**os.environ, **server.env(), "PYTHONUNBUFFERED": "1"}
@@ -98,6 +135,8 @@ def run(workdir: Path, *, keep: bool) -> int:
             "-s",
             "LOG_FILE=" + str(logs / "crawl.log"),
         ]
+        if keep:
+            command += ["-s", "ARCHIVER_KEEP_LOCAL=true"]
         print(
             "== crawling: scrapy crawl news -a urls="
             + site.url
@@ -175,20 +214,34 @@ def run(workdir: Path, *, keep: bool) -> int:
         print(f"   local spool:     {spool}")
         print(f"   crawl log:       {logs / 'crawl.log'}")
         print(f"   took:            {time.monotonic() - started:.1f} s")
+        if keep:
+            after = next_steps(workdir, site.url, seed_url, str(manifest["crawl_id"]))
         return 0
     finally:
         server.stop()
         site.stop()
         print("== stopped the sample site and the S3 server")
-        if not keep:
+        if keep:
+            for line in after:
+                print(line)
+        else:
             shutil.rmtree(workdir / "s3", ignore_errors=True)
+            print(
+                f"== removed the S3 data ({workdir / 's3'}): the uploaded WARCs went with it, "
+                "and the spool keeps none once they are uploaded; "
+                "`make demo KEEP=1` keeps a browsable archive"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of `python -m archiver.devserver.demo`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "var" / "demo")
-    parser.add_argument("--keep", action="store_true", help="keep the S3 server's data directory")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the S3 data and the local WARCs, and print how to browse them",
+    )
     args = parser.parse_args(argv)
     return run(args.workdir, keep=args.keep)
 

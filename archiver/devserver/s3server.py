@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -199,7 +200,8 @@ class SeaweedServer:
     ) -> None:
         if not access_key or not secret_key:
             raise ValueError("SeaweedServer needs an access key and a secret key")
-        self.data_dir = Path(data_dir)
+        # Absolute: weed runs in this directory and fails on a relative -dir (exit 255).
+        self.data_dir = Path(data_dir).absolute()
         self.host = host
         self.access_key = access_key
         self._secret_key = secret_key
@@ -414,7 +416,8 @@ def _load_or_make_credentials(data_dir: Path) -> tuple[str, str]:
     return "AK" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30)
 
 
-def _write_credentials_env(server: SeaweedServer) -> Path:
+def write_credentials_env(server: SeaweedServer) -> Path:
+    """Write the server's AWS_* variables to credentials.env in its data directory (0600)."""
     path = server.data_dir / CREDENTIALS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -422,6 +425,20 @@ def _write_credentials_env(server: SeaweedServer) -> Path:
         for name, value in server.env().items():
             out.write(f"export {name}={value}\n")
     return path
+
+
+def paste_lines(server: SeaweedServer, env_file: Path, bucket: str) -> list[str]:
+    """What a user pastes into the shell that runs archiver (the keys stay in env_file)."""
+    endpoint = server.endpoint_url
+    return [
+        f"# S3 storage at {endpoint}, data in {server.data_dir}; Ctrl-C stops it.",
+        f"# Paste into the shell that runs archiver (the keys are in {env_file}, mode 0600):",
+        f". {shlex.quote(str(env_file))}",
+        f"export ARCHIVER_S3_ENDPOINT_URL={endpoint}",
+        f"export ARCHIVER_S3_BUCKET={bucket}",
+        "# or, after the first line, give each command:",
+        f"#   -s ARCHIVER_S3_ENDPOINT_URL={endpoint} -s ARCHIVER_S3_BUCKET={bucket}",
+    ]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -435,9 +452,16 @@ def _write_credentials_env(server: SeaweedServer) -> Path:
 @click.option("--port", default=0, show_default="a free port", help="S3 port.")
 @click.option("--bucket", "buckets", multiple=True, help="Bucket to create (repeatable).")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for start.")
-def main(data_dir: Path, port: int, buckets: tuple[str, ...], timeout: float) -> None:
+@click.option(
+    "--paste",
+    is_flag=True,
+    help="Print the lines to paste for archiver (for the first --bucket) after the endpoint.",
+)
+def main(data_dir: Path, port: int, buckets: tuple[str, ...], timeout: float, paste: bool) -> None:
     """Run SeaweedFS S3 on 127.0.0.1 until SIGINT/SIGTERM; prints the endpoint on stdout."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # weed fails on a relative -dir: resolve it against the directory the command ran in.
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     access, secret = _load_or_make_credentials(data_dir)
     server = SeaweedServer(data_dir, access_key=access, secret_key=secret, s3_port=port)
@@ -455,9 +479,13 @@ def main(data_dir: Path, port: int, buckets: tuple[str, ...], timeout: float) ->
     try:
         for name in buckets:
             server.create_bucket(name)
-        env_file = _write_credentials_env(server)
+        env_file = write_credentials_env(server)
         click.echo(server.endpoint_url)
-        click.echo(f"credentials for clients: source {env_file}", err=True)
+        if paste and buckets:
+            click.echo("\n".join(paste_lines(server, env_file, buckets[0])))
+        else:
+            click.echo(f"credentials for clients: source {env_file}", err=True)
+        sys.stdout.flush()
         while not stopping.wait(1.0):
             if not server.running:
                 raise click.ClickException(f"weed stopped unexpectedly; see {server.log_path}")

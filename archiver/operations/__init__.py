@@ -9,12 +9,19 @@ layer adapts it to Scrapy).
 
 from __future__ import annotations
 
+from archiver.operations.adhoc import (
+    AdhocLimits,
+    group_by_host,
+    host_site_name,
+    write_adhoc_site,
+)
 from archiver.operations.archive import (
     ITEMS_PART,
     CrawlArchive,
     warcinfo_fields,
 )
 from archiver.operations.captures import ExchangeRefs, Revisits
+from archiver.operations.crawlprogress import PROGRESS_NAME, LiveLines, progress_line
 from archiver.operations.crawlstats import (
     DEFAULT_MAX_ERROR_RATE,
     STATS_NAME,
@@ -107,7 +114,9 @@ __all__ = [
     "ITEMS_PART",
     "JOURNAL_FILE",
     "LOCK_FD_ENV",
+    "PROGRESS_NAME",
     "STATS_NAME",
+    "AdhocLimits",
     "AlreadyRunning",
     "ArticleEvent",
     "CaptureEvent",
@@ -125,6 +134,7 @@ __all__ = [
     "HistoryWriter",
     "JobPlan",
     "KnownPage",
+    "LiveLines",
     "LockHolder",
     "PayloadIndex",
     "PayloadRef",
@@ -150,12 +160,15 @@ __all__ = [
     "decide",
     "end_job",
     "format_duration",
+    "group_by_host",
     "history_key",
+    "host_site_name",
     "iter_site_dirs",
     "load_sites",
     "merge_manifests",
     "parse_duration",
     "parse_sites",
+    "progress_line",
     "read_holder",
     "read_job",
     "read_json_lines",
@@ -171,4 +184,5 @@ __all__ = [
     "warcinfo_fields",
     "worker_crawl_id",
     "worker_name",
+    "write_adhoc_site",
 ]

@@ -118,6 +118,8 @@ def crawl_stats(
         "errors": errors,
         "error_rate": round(failed / requests, 4) if requests else 0.0,
         "uploads": {
+            # False when upload was off (no bucket): no file got a storage key.
+            "enabled": any(f.get("key") for f in files) if files else None,
             "files": _int(stats, "archiver/upload/files"),
             "bytes": _int(stats, "archiver/upload/bytes"),
             "waiting": waiting,

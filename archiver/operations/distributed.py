@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from archiver.config import SettingError
+
 # Keys expire this long after a crawl's last activity, so Redis does not fill up with
 # finished crawls (a week: long enough to inspect a crawl that went wrong).
 KEY_TTL_SECONDS = 7 * 24 * 3600
@@ -91,12 +93,12 @@ def worker_crawl_id(crawl_id: str) -> str:
 def validate_crawl_id(crawl_id: str) -> str:
     """A crawl id usable in Redis keys and scrapy-redis's %-formatted key templates."""
     if not crawl_id:
-        raise ValueError(
+        raise SettingError(
             "ARCHIVER_REDIS_URL needs ARCHIVER_CRAWL_ID: start every worker of one crawl "
             "with the same -s ARCHIVER_CRAWL_ID=..."
         )
     if any(ch in crawl_id for ch in "%{} \t\n/"):
-        raise ValueError(f"ARCHIVER_CRAWL_ID {crawl_id!r} may not contain %, braces, spaces or /")
+        raise SettingError(f"ARCHIVER_CRAWL_ID {crawl_id!r} may not contain %, braces, spaces or /")
     return crawl_id
 
 

@@ -81,12 +81,18 @@ class SiteResult:
                 f"(new={articles.get('captured', 0)},skipped={articles.get('skipped_recent', 0)})",
                 f"bytes={(run.get('bytes') or {}).get('warc', 0)}",
                 f"error_rate={run.get('error_rate', 0)}",
-                f"uploads_waiting={len((run.get('uploads') or {}).get('waiting') or [])}",
+                _uploads_part(run.get("uploads") or {}),
                 f"seconds={(run.get('durations') or {}).get('run_seconds')}",
             ]
         if self.failed and self.log:
             parts.append(f"log={self.log}")
         return " ".join(parts)
+
+
+def _uploads_part(uploads: dict[str, Any]) -> str:
+    if uploads.get("enabled") is False:
+        return "upload=off(no_bucket:files_stay_in_spool)"
+    return f"uploads_waiting={len(uploads.get('waiting') or [])}"
 
 
 class CrawlChildren:

@@ -8,6 +8,7 @@ deploy/sites.example.toml is a commented example.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from archiver.config import ENV_PREFIX, closest, declared_settings
 from archiver.operations.recrawl import DEFAULT_AFTER_PUBLICATION, RecrawlPolicy, parse_duration
 
 # Site names become directory names, crawl id prefixes and storage key parts.
@@ -153,9 +155,24 @@ class _Checker:
 
     def keys(self, table: Mapping[str, Any], allowed: frozenset[str], prefix: str = "") -> None:
         for key in table:
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise self.fail(prefix + key, f"unknown key (known: {known})")
+            if key in allowed:
+                continue
+            if key.startswith(ENV_PREFIX):
+                known = [n for n in declared_settings() if n.startswith(ENV_PREFIX)]
+                guesses = closest(key, known)
+                what = "a setting" if key in known else "no setting"
+                if guesses and key not in known:
+                    what += f" (did you mean {' or '.join(guesses)}?)"
+                raise self.fail(
+                    prefix + key,
+                    f"{what}, and settings are not site keys: set them in archiver.toml, "
+                    "the environment or with -s",
+                )
+            guesses = difflib.get_close_matches(key, sorted(allowed), n=2, cutoff=0.6)
+            hint = f"did you mean {' or '.join(prefix + g for g in guesses)}? " if guesses else ""
+            raise self.fail(
+                prefix + key, f"unknown key ({hint}known: {', '.join(sorted(allowed))})"
+            )
 
     def table(self, value: Any, key: str) -> Mapping[str, Any]:
         if not isinstance(value, dict):

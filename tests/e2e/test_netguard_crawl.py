@@ -69,7 +69,9 @@ def _refusals(log: str) -> list[dict[str, str]]:
 def test_loopback_url_is_refused_when_not_allowed(tmp_path: Path) -> None:
     with SampleSite() as site:
         proc, log = _crawl(f"{site.url}/", tmp_path / "spool", "-a", "max_pages=3")
-    assert proc.returncode == 0, log[-3000:]
+    # Nothing could be fetched: `scrapy crawl` says so in its last line and exits 1.
+    assert proc.returncode == 1, log[-3000:]
+    assert log.strip().splitlines()[-1].endswith("-s ARCHIVER_ALLOWED_NETWORKS=127.0.0.0/8")
     assert site.sent == [], "the refused site received requests"
     refusals = _refusals(log)
     assert refusals and all(r["reason"] == "loopback" and r["stage"] == "url" for r in refusals)
@@ -82,7 +84,7 @@ def test_host_name_resolving_to_loopback_is_refused_at_the_resolver(tmp_path: Pa
     with SampleSite() as site:
         url = f"http://localhost:{site.port}/"
         proc, log = _crawl(url, tmp_path / "spool", "-a", "max_pages=3")
-    assert proc.returncode == 0, log[-3000:]
+    assert proc.returncode == 1, log[-3000:]  # nothing could be fetched
     assert site.sent == []
     refusals = _refusals(log)
     assert refusals and {r["stage"] for r in refusals} == {"resolve"}
@@ -102,7 +104,7 @@ def test_peer_check_holds_when_the_resolver_is_replaced(tmp_path: Path) -> None:
             "-s",
             "TWISTED_DNS_RESOLVER=scrapy.resolver.CachingThreadedResolver",
         )
-    assert proc.returncode == 0, log[-3000:]
+    assert proc.returncode == 1, log[-3000:]  # nothing could be fetched
     assert "event=netguard_resolver_missing" in log
     # The connection was made, but no request was ever written on it.
     assert site.sent == []

@@ -114,3 +114,37 @@ def test_a_captured_article_is_visible_in_headless_chromium(
     assert first_sentence in dom
     # Links in the replayed page point back into the archive, not to the live site.
     assert f'href="{crawl.site_url}/' not in dom
+
+
+def test_replay_with_its_relative_defaults_from_another_directory(
+    crawl: ArchivedCrawl, tmp_path: Path
+) -> None:
+    # The defaults (ARCHIVER_REPLAY_VENV=var/pywb-venv, --dir var/replay) are relative: they
+    # are taken from the directory the command runs in, and pywb, which runs in its own
+    # directory, must still find its virtualenv and the index files config.yaml names.
+    pywb_bin()
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "pywb-venv").symlink_to(PYWB_VENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archiver", *crawl.settings(), "replay", "--url", crawl.seed_url],
+        cwd=tmp_path,
+        env={**os.environ, **crawl.server.env()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url:
+            proc.wait(timeout=30)
+            pytest.fail(
+                f"archiver replay printed no URL: {proc.stderr.read() if proc.stderr else ''}"
+            )
+        body = _get(f"{url}2026id_/{crawl.seed_url}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert crawl.seed["title"].encode() in body
+    config = (tmp_path / "var" / "replay" / "config.yaml").read_text()
+    assert f"zipnum+{tmp_path.resolve()}/var/replay/index/" in config

@@ -172,3 +172,29 @@ def test_module_runs_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert not accepts(port)
     assert creds["AWS_SECRET_ACCESS_KEY"] not in out + err + line[0]
+
+
+def test_module_takes_a_relative_dir_from_the_directory_it_runs_in(tmp_path: Path) -> None:
+    # docs/storage.md's `--dir var/s3`: weed runs in the data directory and exited 255 when
+    # it was handed the relative path.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archiver.devserver.s3server", "--dir", "var/s3"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()))  # type: ignore[union-attr]
+        reader.start()
+        reader.join(60)
+        assert line and line[0].startswith("http://127.0.0.1:"), line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "var" / "s3" / CREDENTIALS_FILE).is_file()
+    assert SeaweedServer(Path("var/s3"), access_key="a", secret_key="b").data_dir.is_absolute()

@@ -94,7 +94,7 @@ def _clean_in_time(
 
 
 _FUZZ = settings(
-    max_examples=int(os.environ.get("ARCHIVER_FUZZ_EXAMPLES", "150")),
+    max_examples=int(os.environ.get("NEWS_ARCHIVER_FUZZ_EXAMPLES", "150")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -146,7 +146,7 @@ def test_atheris_finds_no_crash_in_the_cleaner(tmp_path: Path) -> None:
     corpus.mkdir()
     for page in FIXTURES:
         (corpus / page.name).write_bytes(page.read_bytes())
-    runs = os.environ.get("ARCHIVER_ATHERIS_RUNS", "2000")
+    runs = os.environ.get("NEWS_ARCHIVER_ATHERIS_RUNS", "2000")
     proc = subprocess.run(
         [
             sys.executable,
