@@ -9,15 +9,21 @@ PYTEST_ARGS ?=
 # tests/replayweb/package-lock.json pins; installed into tests/replayweb/node_modules (ignored).
 REPLAYWEB := tests/replayweb
 REPLAYWEB_STAMP := $(REPLAYWEB)/node_modules/.installed
+# trafilatura and readability-lxml, the baselines of bench/cleaning.py, at the versions
+# bench/baselines-requirements.txt pins, in their own virtualenv beside the project itself.
+BASELINES_VENV := var/baselines-venv
+BASELINES_STAMP := $(BASELINES_VENV)/.installed
 
-.PHONY: help install replayweb demo test test-fast lint typecheck layers check bench clean
+.PHONY: help install replayweb demo test test-fast lint typecheck layers check bench bench-baselines clean
 
 help:
 	@echo "make demo      - crawl the bundled sample site into WARCs on an embedded S3 server, offline"
+	@echo "                 (make demo KEEP=1 keeps the archive and prints how to browse it)"
 	@echo "make test      - run the whole test suite (starts its own SeaweedFS and sample site)"
 	@echo "make test-fast - the unit tests only (tests/unit: no servers, no crawls, under a minute)"
 	@echo "make check     - ruff, mypy --strict and the import-linter layer contracts"
 	@echo "make bench     - benchmarks (bench/), each printing ratios against a baseline"
+	@echo "make bench-baselines - trafilatura and readability-lxml for bench/cleaning.py, in var/"
 	@echo "make clean     - remove the virtualenv and var/"
 
 $(STAMP): pyproject.toml
@@ -39,8 +45,9 @@ $(REPLAYWEB_STAMP): $(REPLAYWEB)/package.json $(REPLAYWEB)/package-lock.json
 
 replayweb: $(REPLAYWEB_STAMP)
 
+# KEEP=1 keeps the archive (S3 data and local WARCs) and prints how to browse it.
 demo: $(STAMP)
-	$(PY) -m archiver.devserver.demo
+	$(PY) -m archiver.devserver.demo $(if $(KEEP),--keep)
 
 test: $(STAMP) $(REPLAYWEB_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -62,7 +69,16 @@ layers: $(STAMP)
 
 check: lint typecheck layers
 
-bench: $(STAMP)
+# pip is upgraded first: the pip a venv starts with (23.x) fails on lxml[html-clean].
+$(BASELINES_STAMP): bench/baselines-requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(BASELINES_VENV)
+	$(BASELINES_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BASELINES_VENV)/bin/python -m pip install --quiet -r bench/baselines-requirements.txt -e .
+	touch $(BASELINES_STAMP)
+
+bench-baselines: $(BASELINES_STAMP)
+
+bench: $(STAMP) $(BASELINES_STAMP)
 	@# _*.py are shared helpers and loopsite.py is the benchmarks' site server, not benchmarks.
 	@for script in bench/*.py; do \
 		name=$$(basename $$script .py); \
