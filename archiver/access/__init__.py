@@ -8,7 +8,7 @@ operations, commands or Scrapy.
 
 from __future__ import annotations
 
-from archiver.access.crawls import StoredCrawl, list_stored_crawls
+from archiver.access.crawls import StoredCrawl, list_stored_crawls, other_prefixes
 from archiver.access.extract import (
     CleaningPool,
     CountingReader,
@@ -88,6 +88,7 @@ __all__ = [
     "list_stored_crawls",
     "local_warc_path",
     "open_archive",
+    "other_prefixes",
     "parse_response",
     "prepare",
     "printable",

@@ -103,3 +103,16 @@ def list_stored_crawls(
         crawl.keys = sorted(index.list_keys(storage_key(index.prefix, f"{date}/{cid}/")))
         found.append(crawl)
     return found
+
+
+def other_prefixes(index: ArchiveIndex, limit: int = 10) -> list[str]:
+    """Top-level prefixes of the bucket other than the index's own (where else crawls may be).
+
+    A crawl stored under another ARCHIVER_S3_PREFIX (the demo's `demo`, say) is invisible to
+    `archiver ls`; an empty listing names these so the user can tell a wrong prefix from an
+    empty bucket.
+    """
+    own = index.prefix.strip("/").split("/")[0] if index.prefix.strip("/") else ""
+    answer = index.client.list_objects_v2(Bucket=index.bucket, Delimiter="/", MaxKeys=1000)
+    names = [str(p.get("Prefix", "")).rstrip("/") for p in answer.get("CommonPrefixes", [])]
+    return [n for n in names if n and n != own][:limit]

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from archiver.access import list_stored_crawls, open_archive
+from archiver.access import list_stored_crawls, open_archive, other_prefixes
 from archiver.commands._base import EXIT_OK, Context, pass_context, usage_errors
 
 
@@ -51,4 +51,15 @@ def command(
                 table.add_row(key.rsplit("/", 1)[-1], "", "", "", "")
         console.print(table)
     click.echo(f"{len(crawls)} crawl(s)", err=True)
+    if not crawls and not (site or since or until):
+        with usage_errors():
+            elsewhere = other_prefixes(index)
+        where = f"s3://{index.bucket}/{index.prefix.strip('/')}/"
+        if elsewhere:
+            hint = ", ".join(f"ARCHIVER_S3_PREFIX={name}" for name in elsewhere)
+            click.echo(
+                f"nothing under {where}; the bucket has other prefixes: try {hint}", err=True
+            )
+        else:
+            click.echo(f"nothing under {where}: the bucket holds no crawls yet", err=True)
     return EXIT_OK
