@@ -30,6 +30,8 @@ pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 EXAMPLES = collect()
 OUTPUT_TAIL = 3000
+# How long a server example may take to stop after Ctrl-C.
+STOP_SECONDS = 120
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +120,20 @@ def _run_server(example: DocExample, cwd: Path, env: dict[str, str], log: Path) 
         started = started or printed()  # it may have printed it just before it ended
         # As Ctrl-C in a terminal: SIGINT to the whole process group.
         os.killpg(proc.pid, signal.SIGINT if started else signal.SIGKILL)
-        code = proc.wait(timeout=60)
+        try:
+            # A server stops its store cleanly first (SeaweedFS gets 15 s, then SIGKILL; a
+            # loaded disk can stretch that), so allow well over that before calling it hung.
+            code = proc.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            tree = subprocess.run(
+                ["ps", "-o", "pid,stat,etime,args", "-g", str(proc.pid)],
+                capture_output=True,
+                text=True,
+            ).stdout
+            pytest.fail(
+                f"{_describe(example)}\nstill running {STOP_SECONDS} s after Ctrl-C:\n{tree}",
+                pytrace=False,
+            )
     except ProcessLookupError:
         code = proc.wait()  # it had already ended
     finally:
