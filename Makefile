@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test processes for `make test` (pytest-xdist); whole files go to one process, so a module's
+# crawl fixtures run once.  TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 # ReplayWeb.page and playwright-core for tests/e2e/test_replaywebpage.py, at the versions
 # tests/replayweb/package-lock.json pins; installed into tests/replayweb/node_modules (ignored).
 REPLAYWEB := tests/replayweb
@@ -50,7 +53,7 @@ demo: $(STAMP)
 	$(PY) -m archiver.devserver.demo $(if $(KEEP),--keep)
 
 test: $(STAMP) $(REPLAYWEB_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # tests/integration and tests/e2e need servers, crawls and browsers; these need nothing.
 test-fast: $(STAMP)

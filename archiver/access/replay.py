@@ -7,6 +7,7 @@ Credentials reach it only through the standard AWS chain (environment, profile, 
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -47,6 +48,18 @@ def ensure_pywb(venv: Path, *, python: str | None = None) -> Path:
     bin_dir = venv / "bin"
     if (venv / READY_STAMP).exists() and (bin_dir / "wayback").exists():
         return bin_dir
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # Two commands (or test processes) starting at once build the virtualenv once: the second
+    # waits for the first and then finds it ready.
+    with (venv.parent / f".{venv.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (venv / READY_STAMP).exists() and (bin_dir / "wayback").exists():
+            return bin_dir
+        return _install_pywb(venv, python)
+
+
+def _install_pywb(venv: Path, python: str | None) -> Path:
+    bin_dir = venv / "bin"
     if not (bin_dir / "pip").exists():
         logger.info("event=pywb_venv_create path=%s", venv)
         subprocess.run(

@@ -6,6 +6,7 @@ on first use; a tool that cannot be had fails the test under CI and skips it els
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import subprocess
 from pathlib import Path
@@ -36,6 +37,16 @@ def wacz_bin() -> Path:
     wacz = WACZ_VENV / "bin" / "wacz"
     if wacz.exists():
         return wacz
+    WACZ_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # Test processes (pytest-xdist) build it once: the others wait, then find it.
+    with (WACZ_VENV.parent / ".wacz-venv.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if wacz.exists():
+            return wacz
+        return _install_wacz(wacz)
+
+
+def _install_wacz(wacz: Path) -> Path:
     subprocess.run(["python3", "-m", "venv", str(WACZ_VENV)], check=True, timeout=300)
     install = subprocess.run(
         [str(WACZ_VENV / "bin" / "pip"), "install", "--quiet", "wacz>=0.5"],
