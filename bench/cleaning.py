@@ -17,6 +17,13 @@ other processes on the machine does not favour one):
   ../shared/bench/baselines.py) and readability-lxml (`baselines:readability_text`), under
   var/baselines-venv (`make bench-baselines`: their pins are not the project's).
 
+Publication dates (issue 16) in the same run: htmldate-eval-dev (520 pages, date_eval.py)
+with our `archiver.cleaning.metadata:extract_published` against htmldate
+(`baselines:htmldate_original`, original_date=True) and trafilatura (`baselines:trafilatura_date`);
+printed: accuracy, precision, recall, pages with no date, speed, and the targets (accuracy >=
+htmldate's, no date on <= 2% of pages).  Our body speed figures include the dates, which
+clean_html computes for every page.
+
 Printed per set: F1, precision, recall, empty outputs and speed of each system, `ratio`
 lines (our pages/s over trafilatura's, target >= 1.5) and the issue's quality targets; for
 trafilatura-eval-dev also F1 per language, the language a page declares (`<html lang>`,
@@ -91,6 +98,21 @@ SYSTEMS = (
     System("trafilatura", "baselines:trafilatura_default", baseline=True),
     System("readability", "baselines:readability_text", baseline=True),
 )
+# Publication dates (issue 16): htmldate-eval-dev, scored by date_eval.py (accuracy as
+# htmldate's own comparison computes it), against htmldate with original_date=True and
+# trafilatura's date (htmldate inside), the baselines of ../shared/bench/baselines.py.
+DATE_SET = DevSet(
+    "htmldate-eval-dev",
+    SHARED / "bench" / "date_eval.py",
+    SHARED / "datasets" / "htmldate-eval-dev",
+    min_f1=0.0,
+)
+DATE_SYSTEMS = (
+    System("ours", "archiver.cleaning.metadata:extract_published", baseline=False),
+    System("htmldate", "baselines:htmldate_original", baseline=True),
+    System("trafilatura", "baselines:trafilatura_date", baseline=True),
+)
+MAX_NO_DATE = 0.02  # the issue's target: pages where we find no date, at most 2% of them
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -103,10 +125,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="passes, alternating between the systems; the best speed of each counts",
     )
     parser.add_argument("--limit", type=int, help="only the first N pages of each set")
-    parser.add_argument("--only", choices=[s.name for s in SYSTEMS], action="append",
-                        help="run only this system (repeatable)")  # fmt: skip
-    parser.add_argument("--set", choices=[s.name for s in SETS], action="append", dest="sets",
-                        help="run only this set (repeatable)")  # fmt: skip
+    parser.add_argument("--only", choices=sorted({s.name for s in SYSTEMS + DATE_SYSTEMS}),
+                        action="append", help="run only this system (repeatable)")  # fmt: skip
+    parser.add_argument("--set", choices=[s.name for s in (*SETS, DATE_SET)], action="append",
+                        dest="sets", help="run only this set (repeatable)")  # fmt: skip
     parser.add_argument("--baselines-python", type=Path, default=BASELINES_PYTHON,
                         help="interpreter with trafilatura and readability-lxml "
                         "(default: var/baselines-venv/bin/python, from make bench-baselines)")  # fmt: skip
@@ -118,8 +140,9 @@ def baseline_versions(python: Path) -> dict[str, str] | None:
     if not python.exists():
         return None
     code = (
-        "import json, importlib.metadata as m, trafilatura, readability, html_text\n"
-        "print(json.dumps({n: m.version(n) for n in ('trafilatura', 'readability-lxml')}))"
+        "import json, importlib.metadata as m, trafilatura, readability, html_text, htmldate\n"
+        "print(json.dumps({n: m.version(n) for n in ('trafilatura', 'readability-lxml',"
+        " 'htmldate')}))"
     )
     proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
@@ -239,21 +262,44 @@ def print_set(dev: DevSet, results: dict[str, dict[str, Any]]) -> None:
         print_languages(dev, results)
 
 
-def runnable_systems(args: argparse.Namespace) -> list[System]:
+def runnable_systems(
+    args: argparse.Namespace, pool: tuple[System, ...] = SYSTEMS, *, announce: bool = True
+) -> list[System]:
     """The systems asked for, less the baselines when their virtualenv is missing (said so)."""
-    systems = [s for s in SYSTEMS if not args.only or s.name in args.only]
+    systems = [s for s in pool if not args.only or s.name in args.only]
     if not any(s.baseline for s in systems):
         return systems
     versions = baseline_versions(args.baselines_python)
     if versions is None:
         print(f"baselines not installed ({args.baselines_python} missing or broken): run "
-              "`make bench-baselines` to compare with trafilatura and readability-lxml; "
-              "only our figures follow")  # fmt: skip
+              "`make bench-baselines` to compare with trafilatura, readability-lxml and "
+              "htmldate; only our figures follow")  # fmt: skip
         return [s for s in systems if not s.baseline]
-    print("baselines " + ", ".join(f"{name} {v}" for name, v in versions.items()))
-    if versions.get("trafilatura") != TRAFILATURA_VERSION:
-        print(f"warning: trafilatura is not {TRAFILATURA_VERSION}: run make bench-baselines")
+    if announce:
+        print("baselines " + ", ".join(f"{name} {v}" for name, v in versions.items()))
+        if versions.get("trafilatura") != TRAFILATURA_VERSION:
+            print(f"warning: trafilatura is not {TRAFILATURA_VERSION}: run make bench-baselines")
     return systems
+
+
+def print_dates(results: dict[str, dict[str, Any]]) -> None:
+    """Publication-date accuracy of every system that ran, and the issue's targets."""
+    first = next(iter(results.values()))
+    pages = first["pages"]
+    print(f"== {DATE_SET.name}: {pages} pages, scored by ../shared/bench/{DATE_SET.scorer.name}")
+    print(f"  {'system':<12} {'accuracy':>14} {'precision':>9} {'recall':>7} {'no date':>7} "
+          f"{'pages/s':>8} {'CPU pages/s':>11}")  # fmt: skip
+    for name, r in results.items():
+        accuracy = f"{r['accuracy']:.3f} ± {r.get('accuracy_std', 0):.3f}"
+        print(f"  {name:<12} {accuracy:>14} {r['precision']:9.3f} {r['recall']:7.3f} "
+              f"{r['none']:7d} {r['pages_per_s']:8.1f} {r['cpu_pages_per_s']:11.1f}")  # fmt: skip
+    if "ours" not in results:
+        return
+    ours = results["ours"]
+    if "htmldate" in results:
+        target = f">= {results['htmldate']['accuracy']}"
+        print(target_line("date accuracy ours (>= htmldate's)", ours["accuracy"], target))
+    print(target_line("pages with no date ours", ours["none"], f"<= {int(MAX_NO_DATE * pages)}"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,20 +310,28 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"missing: {', '.join(missing)}: put ../shared beside the repository")
         return 1
-    systems = runnable_systems(args)
-    if not systems:
+    dates = not args.sets or DATE_SET.name in args.sets
+    if dates and not (DATE_SET.scorer.exists() and DATE_SET.data.exists()):
+        print(f"missing: {DATE_SET.scorer} or {DATE_SET.data}: put ../shared beside the repository")
         return 1
-    results: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in sets}
+    systems = runnable_systems(args) if sets else []
+    date_systems = runnable_systems(args, DATE_SYSTEMS, announce=not systems) if dates else []
+    if not systems and not date_systems:
+        return 1
+    results: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in (*sets, DATE_SET)}
     for _ in range(max(1, args.repeat)):
-        for dev in sets:
-            for system in systems:
-                python = args.baselines_python if system.baseline else Path(sys.executable)
-                got = score(dev, system, python, args.limit)
-                kept = results[dev.name].setdefault(system.name, got)
-                for rate in ("pages_per_s", "cpu_pages_per_s"):
-                    kept[rate] = max(kept[rate], got[rate])
+        plan = [(dev, system) for dev in sets for system in systems]
+        plan += [(DATE_SET, system) for system in date_systems]
+        for dev, system in plan:
+            python = args.baselines_python if system.baseline else Path(sys.executable)
+            got = score(dev, system, python, args.limit)
+            kept = results[dev.name].setdefault(system.name, got)
+            for rate in ("pages_per_s", "cpu_pages_per_s"):
+                kept[rate] = max(kept[rate], got[rate])
     for dev in sets:
         print_set(dev, results[dev.name])
+    if results[DATE_SET.name]:
+        print_dates(results[DATE_SET.name])
     return 0
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections.abc import Iterator
+from urllib.parse import quote
 
 from bs4 import Tag
 from bs4.element import NavigableString
 
-from archiver.cleaning.document import UNSPACED_FROM, _absolute, unspaced_chars
+from archiver.cleaning.document import UNSPACED_FROM, _absolute, unspaced_chars, visible
 from archiver.cleaning.rulebook import normalize_phrase
+from archiver.cleaning.soup import MAX_DEPTH
 from archiver.cleaning.tuning import (
     CONTENT_SHARE,
     GOOD_BLOCK_CHARS,
@@ -44,6 +47,9 @@ KIND_TAGS = frozenset(
 WRAP_TAGS = frozenset({"ul", "ol", "dl", "table", "tr", "blockquote"})
 
 CANDIDATE_SKIP = frozenset({"li", "dt", "dd", "tr", "th", "thead", "tbody", "ul", "ol"})
+RUBY_TEXT = frozenset({"rt", "rp"})
+# What libxml2 leaves unescaped in a URI attribute besides letters, digits and "-_.~".
+_HREF_SAFE = "@/:=?;#%&,+<>!*'()~|"
 
 
 _WORD_CHAR = re.compile(r"[^\W_]")
@@ -108,7 +114,7 @@ class _Node:
 class _Walker:
     """One pass over the soup: text blocks in order, and every container's block range."""
 
-    def __init__(self, base_url: str | None, max_depth: int = 400) -> None:
+    def __init__(self, base_url: str | None, max_depth: int = MAX_DEPTH) -> None:
         self.base_url = base_url
         self.max_depth = max_depth
         self.blocks: list[_Block] = []
@@ -144,6 +150,8 @@ class _Walker:
         self.free_words, self.link_runs = False, 0
 
     def add_text(self, text: str) -> None:
+        # Soft hyphens written as entities (&shy;) survived decoding: they go here, once.
+        text = visible(text) or ""
         if not text:
             return
         if self.kind != "pre":
@@ -162,6 +170,7 @@ class _Walker:
             self.free_words = True
 
     def walk(self, tag: Tag, depth: int = 0) -> None:
+        """Cut the soup under `tag` into blocks, recording each container's block range."""
         if depth > self.max_depth:
             return
         name = tag.name
@@ -178,26 +187,31 @@ class _Walker:
         start = len(self.blocks)
         link = name == "a"
         href = ""
+        attrs = tag.attrs
         if link:
-            raw = tag.get("href")
+            # Escaped as lxml's serializer escapes URI attributes (spaces, non-ASCII).
+            raw = attrs.get("href")
             href = _absolute(self.base_url, raw if isinstance(raw, str) else None) or ""
+            href = quote(href, safe=_HREF_SAFE)
             self.in_link += 1
             self.link_runs += 1
             if href:
                 self.html.append(f'<a href="{html_lib.escape(href)}">')
-        for child in tag.children:
+        for child in tag.contents:
             if isinstance(child, Tag):
-                if child.name == "br":
+                if child.name in RUBY_TEXT:
+                    pass  # a reading aid printed above the letters, not part of the text
+                elif child.name == "br":
                     if self.last_br:
                         self.flush()
                     elif self.parts:
                         self.parts.append("\n")
                         self.html.append("<br>")
                         self.last_br = True
-                    continue
-                self.walk(child, depth + 1)
-            elif type(child) is NavigableString:
-                self.add_text(str(child))
+                else:
+                    self.walk(child, depth + 1)
+            elif type(child) is NavigableString:  # not a script's, a ruby reading's
+                self.add_text(child)
         if link:
             self.in_link -= 1
             if href:
@@ -206,9 +220,9 @@ class _Walker:
             self.flush()
             end = len(self.blocks)
             if end > start and name not in CANDIDATE_SKIP:
-                rank = tag.get("data-cr")
-                weight = tag.get("data-aw")
-                cls = tag.get("class")
+                rank = attrs.get("data-cr")
+                weight = attrs.get("data-aw")
+                cls = attrs.get("class")
                 self.nodes.append(
                     _Node(
                         start,
@@ -338,6 +352,33 @@ def _merge_parts(best: _Node, nodes: list[_Node], prefix: list[float]) -> list[t
             i += step
     parts.sort(key=lambda n: n.start)
     return [(n.start, n.end) for n in parts]
+
+
+def _enclosing_prose(
+    ranges: list[tuple[int, int]], walker: _Walker
+) -> Iterator[tuple[list[int], list[_Block]]]:
+    """Short lines around a too-short choice: its containers, innermost first.
+
+    A short post of short lines (three lines of dialogue, a data sheet of "Camera: X"
+    lines) scores its lines below zero, so the best container is one paragraph, under the
+    length floor. For each container around it (below <body>) this gives the indexes of
+    its blocks without links (and not mostly link), and all its blocks.
+    """
+    start, end = ranges[0][0], ranges[-1][1]
+    blocks = walker.blocks
+    around = sorted(
+        (n for n in walker.nodes if n.start <= start and end <= n.end),
+        key=lambda n: (n.end - n.start, -n.depth),
+    )
+    for node in around:
+        if node.name in ("body", "html"):
+            return
+        plain = [
+            i
+            for i in range(node.start, node.end)
+            if blocks[i].link_density <= LINK_DENSE and not blocks[i].only_links
+        ]
+        yield plain, blocks[node.start : node.end]
 
 
 def _widen(ranges: list[tuple[int, int]], blocks: list[_Block], low: int) -> list[tuple[int, int]]:

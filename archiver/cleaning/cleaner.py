@@ -1,14 +1,14 @@
 """Article cleaning: a news page in, its title, metadata and clean body text out.
 
 lxml parses the page, reads the metadata and removes what the rules
-(archiver/cleaning/rules/*.toml) mark as boilerplate; BeautifulSoup (on lxml) then walks
-what is left once, cutting it into text blocks and scoring every container;
+(archiver/cleaning/rules/*.toml) mark as boilerplate; BeautifulSoup (lxml builder) then
+walks what is left once, cutting it into text blocks and scoring every container;
 the best container's blocks are filtered once more and rendered as text and as
 structural HTML. docs/cleaning.md explains the steps and how constants were tuned.
 
 This module runs the steps; each lives in its own module: document (decoding, parsing),
-metadata, pruning, blocks (segmentation, scoring, choosing), filters and render, with the
-tuned constants in tuning.
+metadata, pruning, soup (the pruned tree as a BeautifulSoup tree), blocks (segmentation,
+scoring, choosing), filters and render, with the tuned constants in tuning.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup, Tag
 from lxml import etree
 
-from archiver.cleaning.blocks import _Block, _choose, _Walker, _with_lead
+from archiver.cleaning.blocks import _Block, _choose, _enclosing_prose, _Walker, _with_lead
 from archiver.cleaning.document import _absolute, _parse, count_words, decode_html, visible
 from archiver.cleaning.filters import _filter
 from archiver.cleaning.metadata import (
@@ -39,6 +38,7 @@ from archiver.cleaning.metadata import (
 from archiver.cleaning.pruning import _prune
 from archiver.cleaning.render import _render_html, _render_text
 from archiver.cleaning.rulebook import CompiledRules, RuleBook, normalize_phrase, process_rulebook
+from archiver.cleaning.soup import soup_from_tree
 from archiver.cleaning.tuning import (
     BLURB_CHARS,
     HEADLINE_WORDS,
@@ -81,10 +81,14 @@ def clean_html(
     *,
     content_type: str | None = None,
     rules: RuleBook | None = None,
+    date_hint: str | None = None,
 ) -> Article:
-    """Clean one page with `rules`, else this process's installed or packaged rules; never raises."""
+    """Clean one page with `rules`, else this process's installed or packaged rules; never raises.
+
+    `date_hint` is the page's date in the feed or sitemap that led to it (one more evidence).
+    """
     try:
-        return _clean(html, url, content_type, rules or process_rulebook())
+        return _clean(html, url, content_type, rules or process_rulebook(), date_hint)
     except Exception as exc:  # the crawl must go on whatever one page holds
         logger.warning("cleaning failed for %s: %s: %s", url, type(exc).__name__, exc)
         return Article(url=url, canonical_url=url, reason=f"cleaning failed: {type(exc).__name__}")
@@ -112,7 +116,13 @@ def _listing(blocks: list[_Block]) -> bool:
     )
 
 
-def _clean(html: bytes | str, url: str | None, content_type: str | None, book: RuleBook) -> Article:
+def _clean(
+    html: bytes | str,
+    url: str | None,
+    content_type: str | None,
+    book: RuleBook,
+    date_hint: str | None = None,
+) -> Article:
     article = Article(url=url, canonical_url=url)
     text = decode_html(html, content_type)
     if not text.strip():
@@ -129,12 +139,12 @@ def _clean(html: bytes | str, url: str | None, content_type: str | None, book: R
     article.title = visible(_title(m, rules))
     article.canonical_url = _absolute(url, m.canonical) or _absolute(url, meta.get("og:url")) or url
     article.language = _language(m)
-    article.published, article.modified = _dates(m, rules, url, doc)
+    article.published, article.modified = _dates(m, url, doc, date_hint, text)
     article.authors = _split_authors(
         _names(jl.get("author"))
         or [v for k in ("author", "article:author", "parsely-author", "sailthru.author",
                         "dc.creator", "byl") if (v := meta.get(k))]
-        or _visible_byline(doc, rules),
+        or _visible_byline(doc, rules, text),
         rules,
     )  # fmt: skip
     article.section = _first_str(jl.get("articleSection"), meta.get("article:section"),
@@ -147,7 +157,8 @@ def _clean(html: bytes | str, url: str | None, content_type: str | None, book: R
 
     reason, blocks = _body(doc, rules, m, article, url)
     if reason is not None and reason != LISTING:
-        # A rule removed the article's own wrapper: prune again, sparing the core.
+        # A rule removed the article's own wrapper, or the body is short lines: prune
+        # again, sparing the core, and look around the best container.
         second = _parse(text)
         if second is not None:
             again = _body(second, rules, m, article, url, protect=True)
@@ -177,13 +188,9 @@ def _body(
 ) -> tuple[str | None, list[_Block]]:
     """Why there is no body (or None), and the body's blocks."""
     body = _prune(doc, rules, protect)
-    # Soft hyphens written as entities (&shy;) survived decoding: they go here, once.
-    pruned = visible(etree.tostring(body, encoding="unicode", method="html")) or ""
-    soup = BeautifulSoup(pruned, "lxml", multi_valued_attributes=None)
-    root = soup.body or soup
     walker = _Walker(article.canonical_url or url)
-    if isinstance(root, Tag):
-        walker.walk(root)
+    soup = soup_from_tree(body)
+    walker.walk(soup.body or soup)
     walker.flush()
     if not walker.blocks:
         return "no text in the page", []
@@ -195,6 +202,18 @@ def _body(
     needed = MIN_WORDS_TYPED if m.typed_article else MIN_WORDS_UNTYPED
     if not m.typed_article and _listing(chosen):
         return LISTING, []
+    if words < needed and protect:
+        # A short post of short lines (second pass only, so that a first pass that lost the
+        # article's wrapper to a rule does not settle for a sidebar): the nearest container
+        # whose lines without links are enough, unless it is a listing.
+        for plain, whole in _enclosing_prose(ranges, walker):
+            if not m.typed_article and _listing(whole):
+                break
+            kept = _filter([walker.blocks[i] for i in plain], rules, m, article.title)
+            if sum(count_words(b.text) for b in kept) >= needed:
+                blocks = kept
+                words = sum(count_words(b.text) for b in blocks)
+                break
     if words < needed:
         return f"no article body found ({words} words of text at best, {needed} needed)", []
     return None, blocks

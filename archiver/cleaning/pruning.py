@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lxml import etree
@@ -17,6 +18,26 @@ from archiver.cleaning.tuning import (
 )
 
 WEIGHED_TAGS = frozenset({"div", "section", "article", "main", "td"})
+# "non-paywall", "no-sidebar" and "not-print" say the opposite of their drop word.
+_NEGATED = re.compile(r"(?:^|(?<=[\s_-]))no[nt]?-[a-z0-9]+")
+
+
+def class_words(el: etree._Element) -> str:
+    """The element's class and id in lower case, without negated words ("non-paywall")."""
+    return _words(el.get("class") or "", el.get("id") or "")
+
+
+@functools.lru_cache(maxsize=8192)
+def _words(cls: str, ident: str) -> str:
+    # Class values repeat within a page and across a site's pages: each is read once.
+    words = f"{cls} {ident}".lower()
+    return _NEGATED.sub("", words) if "no" in words else words
+
+
+@functools.lru_cache(maxsize=16384)
+def _found(pattern: re.Pattern[str], words: str) -> bool:
+    """Whether the keyword regex finds a word in `words`, remembered (see _words)."""
+    return pattern.search(words) is not None
 
 
 def _core(body: etree._Element, rules: CompiledRules) -> etree._Element | None:
@@ -54,10 +75,7 @@ def _core(body: etree._Element, rules: CompiledRules) -> etree._Element | None:
         # Inside a boilerplate tag (footer, aside) or under a drop word: less likely the story.
         if any(up.tag in rules.drop_tags for up in chain):
             value *= CORE_PENALTY
-        if drop_class is not None and any(
-            drop_class.search(f"{up.get('class') or ''} {up.get('id') or ''}".lower())
-            for up in chain
-        ):
+        if drop_class is not None and any(drop_class.search(class_words(up)) for up in chain):
             value *= CORE_PENALTY
         if value > best_value:
             best, best_value = el, value
@@ -113,18 +131,16 @@ def _prune(doc: etree._Element, rules: CompiledRules, protect: bool = False) -> 
             tag = el.tag
             if not isinstance(tag, str):
                 continue
-            words = el.get("class")
-            ident = el.get("id")
-            if words is not None or ident is not None:
-                words = f"{words or ''} {ident or ''}".lower()
+            cls, ident = el.get("class"), el.get("id")
+            words = _words(cls or "", ident or "") if cls is not None or ident is not None else None
             doomed = (
                 (
-                    tag in drop_tags
-                    or (words is not None and strict is not None and strict.search(words))
+                    (tag in drop_tags and not (tag == "header" and _prose_header(el)))
+                    or (words is not None and strict is not None and _found(strict, words))
                     or (
                         words is not None
                         and linked is not None
-                        and linked.search(words) is not None
+                        and _found(linked, words)
                         and _links_out(el)
                     )
                 )
@@ -136,8 +152,8 @@ def _prune(doc: etree._Element, rules: CompiledRules, protect: bool = False) -> 
                 _drop(el)
                 continue
             if words is not None and tag in WEIGHED_TAGS:
-                weight = (1 if positive and positive.search(words) else 0) - (
-                    1 if negative and negative.search(words) else 0
+                weight = (1 if positive and _found(positive, words) else 0) - (
+                    1 if negative and _found(negative, words) else 0
                 )
                 if weight:
                     el.set("data-aw", str(weight))
@@ -155,6 +171,20 @@ def _prune(doc: etree._Element, rules: CompiledRules, protect: bool = False) -> 
     return body
 
 
+def _prose_header(el: etree._Element) -> bool:
+    """A <header> that holds the text of a page part, not the site's or the story's header.
+
+    Templates put a section's text in a <header> beside its picture; a site header holds
+    links and a logo, a story header the <h1>, a byline and a short standfirst (which
+    _rescue_lead keeps).
+    """
+    if next(el.iter("h1", "nav", "ul", "ol", "form"), None) is not None:
+        return False
+    prose = _paragraph_chars(el)
+    links = sum(len(_content(a)) for a in el.iter("a"))
+    return prose >= SPARE_CHARS and links * 4 < prose
+
+
 def _links_out(el: etree._Element) -> bool:
     """A box that holds a link, or too little text to be prose: a teaser box, not a lead."""
     return next(el.iter("a"), None) is not None or len(_text(el)) < GOOD_BLOCK_CHARS
@@ -168,7 +198,7 @@ def _rescue_lead(el: etree._Element, lead_class: re.Pattern[str]) -> list[etree.
     for inner in el.iter():
         if inner is el or not isinstance(inner.tag, str):
             continue
-        words = f"{inner.get('class') or ''} {inner.get('id') or ''}".lower()
+        words = class_words(inner)
         if not lead_class.search(words) or len(_text(inner)) < GOOD_BLOCK_CHARS:
             continue
         if any(inner in m.iterdescendants() for m in moved):

@@ -294,7 +294,8 @@ def _prefix_regex(prefixes: Iterable[str]) -> re.Pattern[str] | None:
             alternatives.append(re.escape(p))
     if not alternatives:
         return None
-    return re.compile(r"^(?:" + "|".join(alternatives) + ")")
+    # "#" in a prefix stands for a number ("Figure #:" matches "Figure 3:" and "Figure 3a:").
+    return re.compile(r"^(?:" + "|".join(alternatives).replace(r"\#", r"\d+[a-z]?") + ")")
 
 
 @dataclass(frozen=True)
@@ -453,6 +454,7 @@ class CompiledRules:
     lead_class: re.Pattern[str] | None
     title_label_class: re.Pattern[str] | None
     site_separators: tuple[str, ...]
+    author_selectors: tuple[str, ...]  # CSS, in order; author_xpaths are the same
     author_xpaths: tuple[etree.XPath, ...]
     author_prefix: re.Pattern[str] | None
     author_split: re.Pattern[str]
@@ -503,6 +505,7 @@ def compile_rules(sources: Iterable[RuleSource], name: str = "generic") -> Compi
         lead_class=keyword_regex(k for s in srcs for k in s.lead_keywords),
         title_label_class=keyword_regex(k for s in srcs for k in s.title_label_keywords),
         site_separators=tuple(dict.fromkeys(x for s in srcs for x in s.site_separators)),
+        author_selectors=tuple(dict.fromkeys(authors)),
         author_xpaths=tuple(etree.XPath(_selector_xpath(s)) for s in dict.fromkeys(authors)),
         author_prefix=_prefix_regex(p for s in srcs for p in s.author_prefixes),
         author_split=re.compile("|".join(re.escape(s) for s in separators) or r"(?!)"),

@@ -9,8 +9,11 @@ import json
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from archiver.cleaning import Article, clean_html, count_words
+from archiver.cleaning.pruning import class_words
+from archiver.cleaning.rulebook import keyword_regex
 from tests.support.paths import TESTS
 
 FIXTURES = TESTS / "fixtures" / "html"
@@ -120,3 +123,67 @@ def test_author_bio_and_consent_placeholder_are_not_the_story() -> None:
     article, _ = _clean("fenland-courier.drainage-board-vote")
     assert article.body.startswith("The internal drainage board voted")
     assert article.body.endswith("for a typical home.")
+
+
+def test_a_post_of_short_lines_is_taken_from_its_container() -> None:
+    # Every line is shorter than prose ("Mara: Leipzig."): no container scores above zero.
+    article, _ = _clean("filmtausch-blog.zwei-kameras")
+    assert article.is_article, article.reason
+    assert article.body.startswith("Orte\n\nMara: Leipzig.")
+    assert "Jonas belichtet zuerst." in article.body
+    assert "Teilen mit" not in article.body and "Neueste Beiträge" not in article.body
+
+
+def test_short_lines_of_a_section_front_are_still_no_article() -> None:
+    article, _ = _clean("metro-tribune.section-world")
+    assert not article.is_article and article.body == ""
+
+
+def test_story_paragraphs_in_a_header_element_are_kept() -> None:
+    # <header> beside a picture holding three paragraphs; the site's <header> (a <nav>) goes.
+    article, _ = _clean("lakeside-games.athletes-in-form")
+    assert "won the spring regatta on the lake" in article.body
+    assert "then rest for the three weeks before the heats begin." in article.body
+    assert "keep a boat beside every lane" in article.body
+    assert "Tickets\n" not in article.body and "News" not in article.body
+
+
+def test_a_class_word_after_non_no_or_not_drops_nothing() -> None:
+    regex = keyword_regex(["paywall", "sidebar"])
+    assert regex is not None
+    for words in ("row non-paywall", "no-sidebar", "layout not-sidebar", "c-non-paywall"):
+        assert regex.search(class_words(etree.fromstring(f'<p class="{words}"/>'))) is None
+    for words in ("paywall", "piano paywall", "piano-paywall", "has-sidebar", "nonav sidebar"):
+        assert regex.search(class_words(etree.fromstring(f'<p class="{words}"/>'))), words
+    article, _ = _clean("harbourside-times.pier-repairs")
+    assert article.body.startswith("The north pier will reopen")
+    assert article.body.endswith("the fishing platform will follow later in the summer.")
+
+
+def test_numbered_figure_captions_legends_and_buy_boxes_go() -> None:
+    harbour, _ = _clean("harbourside-times.pier-repairs")
+    works, _ = _clean("stadtwerke-nordheim.fernwaerme-ausbau")
+    for gone in ("Figure 1:", "Instant access", "This entry was posted"):
+        assert gone not in harbour.body
+    for gone in ("Abbildung 2:", "Blau: fertige Abschnitte", "Klicken Sie auf den unteren"):
+        assert gone not in works.body
+
+
+def test_components_named_cmp_hold_the_story_and_a_cmp_banner_goes() -> None:
+    # Adobe Experience Manager names every component cmp-*; consent platforms name theirs
+    # cmp-banner, cmpbox ...
+    article, _ = _clean("stadtwerke-nordheim.fernwaerme-ausbau")
+    assert article.body.startswith("Die Stadtwerke Nordheim haben die neue Fernwärmeleitung")
+    assert article.body.endswith("in der Reihenfolge der Anmeldungen gelegt.")
+    assert "Cookies" not in article.body
+
+
+def test_ruby_readings_stay_out_and_link_addresses_are_escaped() -> None:
+    ruby = "<p>法律<ruby>虐待<rp>(</rp><rt>ぎゃくたい</rt><rp>)</rp></ruby>をなくすための法律ができました。</p>"
+    link = f'<p>See <a href="/Ergebnisse Übersicht">the results</a>. {STORY[3:-4]}</p>'
+    article = clean_html(
+        _page(f"<div><h1>Harbour works start</h1>{ruby * 4}{link}{MORE}</div>"),
+        "https://news.example/a",
+    )
+    assert "虐待をなくす" in article.body and "ぎゃくたい" not in article.body
+    assert 'href="https://news.example/Ergebnisse%20%C3%9Cbersicht"' in article.body_html

@@ -1,0 +1,453 @@
+"""Evidence of a page's dates: every place a page states a day, with how much it counts.
+
+Structured metadata (JSON-LD, <meta>, itemprop, microformats), <time> elements and visible
+datelines near the headline, labelled dates in the text, the URL and the spider's feed or
+sitemap date. Dates inside navigation, sidebars, related lists, comments and other items
+are not evidence. dates/__init__.py weighs what this module collects.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from archiver.cleaning.dates.parsing import (
+    DateRules,
+    find_days,
+    make_day,
+    parse_stamp,
+)
+
+# Class/id words of elements that may carry a date (a cheap prefilter; DateRules decides).
+_PREFILTER = re.compile(
+    "date|time|datum|zeit|posted|publi|byline|meta|info|tagline|submitted|author|autor|stamp"
+    "|fecha|created|dtstart|dtreviewed"
+)
+# Tags that are candidates whatever their attributes (<h1>/<h2> to place the headline).
+_ALWAYS = frozenset(("h1", "h2", "time", "dd"))
+TEXT_SCAN_LIMIT = 400  # text nodes read after the headline when nothing else dates the page
+_TEXT_AFTER = etree.XPath(f"following::text()[normalize-space()][position() <= {TEXT_SCAN_LIMIT}]")
+# A kicker or dateline printed just above the headline.
+_TEXT_BEFORE = etree.XPath("preceding::text()[normalize-space()][position() <= 10]")
+_BODY_TEXT = etree.XPath(f"(//body//text()[normalize-space()])[position() <= {TEXT_SCAN_LIMIT}]")
+_NOT_TEXT = frozenset(("script", "style", "noscript", "template"))
+_HAS_YEAR = re.compile(r"(?:19|20)\d\d")
+_MAY_BE_DAY = re.compile(r"(?:19|20)\d\d|\d\.\s?\d{1,2}\.\s?\d\d")
+_TOKENS = re.compile(r"[\s]+")
+_MODIFIED_CLASS = re.compile(r"updated|modified|changed|aktualisiert", re.I)
+_PUBLISHED_CLASS = re.compile(r"published|dt-published|entry-date|dtstart|pubdate|dtreviewed", re.I)
+_WAYBACK = re.compile(r"^https?://web\.archive\.org/web/(\d{8})\d*[^/]*/(.+)$")
+_URL_DAY = re.compile(
+    r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?=[/_.-]|$)"
+    r"|/((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?=[/_.-]|$)"
+)
+_URL_DAY_FIRST = re.compile(
+    r"[/_-](0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-((?:19|20)\d\d)(?=[/_.-]|$)"
+)
+_URL_MONTH = re.compile(r"/((?:19|20)\d\d)/(0[1-9]|1[0-2])(?=/|$)")
+LOOKAHEAD = 6  # dated elements read after the headline (4 and 8: same accuracy on the dev set)
+DATELINE_CHARS = 250  # longer elements are containers, not datelines ...
+DATELINE_HEAD = 80  # ... but a byline block may open with the date: its first characters count
+
+
+@dataclass
+class Evidence:
+    """One statement of a day: where it was found, how much it counts, the value as written."""
+
+    kind: str
+    day: date
+    weight: float
+    stamp: datetime | None = None  # the value's time, when it had one with an offset
+    raw: str = ""  # ISO form of the value, reported when this evidence wins
+    modified: bool = False  # a later edit, not the first publication
+    rank: int = 0  # visible evidence: 0 = nearest to the headline
+
+
+@dataclass
+class PageUrl:
+    """What the URL says: a day, a year and month, and the latest plausible day (a capture)."""
+
+    day: date | None = None
+    month: tuple[int, int] | None = None
+    latest: date | None = None
+
+
+def read_url(url: str | None) -> PageUrl:
+    """Dates in a URL's path; a web.archive.org capture is read as the page it captured."""
+    out = PageUrl()
+    if not url:
+        return out
+    wayback = _WAYBACK.match(url)
+    if wayback:
+        stamp = wayback[1]
+        out.latest = make_day(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
+        url = wayback[2]
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return out
+    match = _URL_DAY.search(path)
+    if match:
+        year, month, day = (int(g) for g in match.groups() if g)
+        out.day = make_day(year, month, day)
+    else:
+        first = _URL_DAY_FIRST.search(path)
+        if first:
+            out.day = make_day(int(first[3]), int(first[2]), int(first[1]))
+    month_match = _URL_MONTH.search(path)
+    if month_match:
+        out.month = (int(month_match[1]), int(month_match[2]))
+    return out
+
+
+def _evidence(kind: str, value: Any, weight: float, *, modified: bool = False) -> Evidence | None:
+    parsed = parse_stamp(value)
+    if parsed is None:
+        return None
+    if isinstance(parsed, datetime):
+        stamp = parsed if parsed.tzinfo is not None else None
+        return Evidence(kind, parsed.date(), weight, stamp, parsed.isoformat(timespec="seconds"),
+                        modified)  # fmt: skip
+    return Evidence(kind, parsed, weight, None, parsed.isoformat(), modified)
+
+
+def _jsonld_items(doc: etree._Element) -> Iterator[dict[str, Any]]:
+    for script in doc.iter("script"):
+        if "ld+json" not in (script.get("type") or "").lower() or not script.text:
+            continue
+        raw = script.text.strip().removeprefix("<![CDATA[").removesuffix("]]>").strip()
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+                    if isinstance(item.get(key), list | dict):
+                        stack.append(item[key])
+
+
+def _is_article(item: dict[str, Any]) -> bool:
+    raw = item.get("@type", "")
+    for name in raw if isinstance(raw, list) else [raw]:
+        kind = str(name).rsplit("/", 1)[-1].lower()
+        if kind.endswith(("article", "posting")) or kind in ("report", "review"):
+            return True
+    return False
+
+
+def structured(doc: etree._Element, meta: Mapping[str, str], rules: DateRules) -> list[Evidence]:
+    """Evidence from JSON-LD and <meta>: the site's own statement of its dates.
+
+    Values are read as software writes them (ISO, else month first as dateutil does, which
+    is how CMSs write 11/01/2023 even on German pages); the page's language orders only
+    what the page prints.
+    """
+    w = rules.weights
+    found: list[Evidence] = []
+    for item in _jsonld_items(doc):
+        weight = w["jsonld_article"] if _is_article(item) else w["jsonld_other"]
+        for key in ("datePublished", "dateCreated", "uploadDate"):
+            ev = _evidence("jsonld", item.get(key), weight)
+            if ev:
+                found.append(ev)
+                break
+        ev = _evidence("jsonld", item.get("dateModified"), weight, modified=True)
+        if ev:
+            found.append(ev)
+    for key, value in meta.items():
+        if key in rules.meta_published:
+            ev = _evidence("meta", value, w["meta_published"])
+        elif key in rules.meta_generic:
+            ev = _evidence("meta_generic", value, w["meta_generic"])
+        elif key in rules.meta_modified:
+            ev = _evidence("meta", value, w["meta_published"], modified=True)
+        else:
+            continue
+        if ev:
+            found.append(ev)
+    return found
+
+
+def _class_words(el: etree._Element) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
+def excluded(
+    el: etree._Element,
+    rules: DateRules,
+    main_article: etree._Element | None,
+    keep: frozenset[etree._Element] = frozenset(),
+) -> bool:
+    """Whether el sits in navigation, a sidebar, a related list, comments or another item.
+
+    `keep` are the headline's ancestors: a layout class such as "with-sidebar" on the
+    container of the article itself does not exclude the article's dateline.
+    """
+    node: etree._Element | None = el
+    while node is not None and node not in keep:
+        tag = node.tag
+        if isinstance(tag, str):
+            if tag in rules.exclude_tags:
+                return True
+            if tag == "article" and main_article is not None and node is not main_article:
+                return True
+            if tag == "footer" and not any(a.tag == "article" for a in node.iterancestors()):
+                return True
+            words = _class_words(node)
+            if words.strip() and any(
+                t.lower() in rules.exclude_words for t in _TOKENS.split(words)
+            ):
+                return True
+        node = node.getparent()
+    return False
+
+
+def _element_text(el: etree._Element, limit: int, head: int = 0) -> str | None:
+    """el's text; when longer than limit (a container, not a dateline) its first `head`
+    characters (a meta block that opens with the date), or None when head is 0."""
+    parts: list[str] = []
+    size = 0
+    for piece in el.itertext():
+        parts.append(str(piece))
+        size += len(piece)
+        if size > limit:
+            if not head:
+                return None
+            return " ".join("".join(parts)[:head].split())
+    return " ".join("".join(parts).split())
+
+
+def _days_in(text: str, rules: DateRules, lang: str | None) -> Iterator[tuple[date, bool, bool]]:
+    """(day, is a later edit, has a publication label) for each day written in text."""
+    for start, day in find_days(text, rules, lang):
+        before = text[max(0, start - 40) : start]
+        if rules.modified_label.search(before):
+            yield day, True, False
+        else:
+            yield day, False, bool(rules.published_label.search(before))
+
+
+def _candidates(doc: etree._Element) -> Iterator[etree._Element]:
+    """Elements that may carry a date, in document order.
+
+    One pass of `iter()` with a regex over class and id is about twice as fast as an XPath
+    selecting the same elements.
+    """
+    for el in doc.iter(etree.Element):
+        if el.tag in _ALWAYS:
+            yield el
+            continue
+        names = el.keys()  # most elements have no attributes: one call tells
+        if not names:
+            continue
+        if "itemprop" in names or "pubdate" in names:
+            yield el
+            continue
+        cls, ident = el.get("class"), el.get("id")
+        if (cls and _may_date(cls)) or (ident and _may_date(ident)):
+            yield el
+
+
+@functools.lru_cache(maxsize=8192)
+def _may_date(words: str) -> bool:
+    # Class values repeat within a page and across a site's pages: each is searched once.
+    return _PREFILTER.search(words.lower()) is not None
+
+
+def on_page(
+    doc: etree._Element, rules: DateRules, lang: str | None
+) -> tuple[list[Evidence], etree._Element | None]:
+    """Evidence from elements: itemprop, microformats, <time>, datelines; and the headline.
+
+    The headline is the first <h1>, else the first <h2>. Reading stops LOOKAHEAD dated
+    elements after it: further ones belong to other items and would count little.
+    """
+    h1 = next(doc.iter("h1"), None)
+    if h1 is None:
+        h1 = next(doc.iter("h2"), None)
+    main_article = next((a for a in h1.iterancestors("article")), None) if h1 is not None else None
+    keep = headline_ancestors(h1)
+    found: list[Evidence] = []
+    placed: dict[str, list[tuple[int, Evidence]]] = {}
+    h1_index = 0
+    after = -1  # dated elements after the headline; -1 until it is met
+    for index, el in enumerate(_candidates(doc)):
+        if el is h1:
+            h1_index, after = index, 0
+            continue
+        new = _element_evidence(el, rules, lang)
+        if not new or excluded(el, rules, main_article, keep):
+            continue
+        for ev in new:
+            # What is printed (<time>, datelines) is ranked as one list.
+            group = "printed" if ev.kind in ("time", "dateline") else ev.kind
+            placed.setdefault(group, []).append((index, ev))
+        if after >= 0:
+            after += 1
+            if after >= LOOKAHEAD:
+                break
+    # Per kind, nearest to the headline first (after it before before it): the dates of
+    # other items further down count less. Marked-up dates (itemprop, microformats) decay
+    # less than what is merely printed.
+    for kind, items in placed.items():
+        items.sort(key=lambda item: (abs(item[0] - h1_index), item[0] < h1_index))
+        printed = kind == "printed"
+        for rank, (_, ev) in enumerate(items):
+            ev.rank = rank
+            if printed:
+                ev.weight *= 1.0 if rank == 0 else 0.6 if rank <= 2 else 0.3
+            elif rank:
+                ev.weight *= 0.5
+            found.append(ev)
+    return found, h1
+
+
+def headline_ancestors(h1: etree._Element | None) -> frozenset[etree._Element]:
+    """The elements that hold the headline (their class words say nothing about a dateline)."""
+    return frozenset(h1.iterancestors()) if h1 is not None else frozenset()
+
+
+def _element_evidence(el: etree._Element, rules: DateRules, lang: str | None) -> list[Evidence]:
+    w = rules.weights
+    tag = el.tag
+    itemprop = (el.get("itemprop") or "").lower()
+    classes = el.get("class") or ""
+    if itemprop in ("datepublished", "datecreated", "uploaddate", "datemodified"):
+        value = el.get("content") or el.get("datetime") or el.get("title") or el.text or ""
+        ev = _evidence("itemprop", value, w["itemprop"], modified=itemprop == "datemodified")
+        if ev is None:
+            ev = _first_text_day("itemprop", value, w["itemprop"], rules, lang)
+            if ev is not None:
+                ev.modified = itemprop == "datemodified"
+        return [ev] if ev else []
+    if itemprop and tag != "time" and not rules.dateline_class.search(_class_words(el)):
+        return []
+    modified = bool(_MODIFIED_CLASS.search(classes))
+    if tag == "abbr" or (el.get("datetime") and _PUBLISHED_CLASS.search(classes)):
+        if _PUBLISHED_CLASS.search(classes) or modified:
+            value = el.get("datetime") or el.get("title") or ""
+            ev = _evidence("microformat", value, w["microformat"], modified=modified)
+            if ev is None:
+                ev = _first_text_day("microformat", value, w["microformat"], rules, lang)
+                if ev is not None:
+                    ev.modified = modified
+            return [ev] if ev else []
+        if tag == "abbr":
+            return []
+    if tag == "time":
+        value = el.get("datetime") or el.get("content") or ""
+        kind, weight = ("microformat", w["microformat"]) if el.get("pubdate") is not None else (
+            "time", w["time_element"])  # fmt: skip
+        ev = _evidence(kind, value, weight, modified=modified) if value else None
+        if ev is None:
+            text = _element_text(el, DATELINE_CHARS)
+            ev = _first_text_day(kind, text or "", weight, rules, lang)
+            if ev is not None:
+                ev.modified = ev.modified or modified
+        return [ev] if ev else []
+    if tag != "dd" and not rules.dateline_class.search(_class_words(el)):
+        return []
+    text = _element_text(el, DATELINE_CHARS, DATELINE_HEAD)
+    if not text or not _MAY_BE_DAY.search(text):
+        return []
+    out: list[Evidence] = []
+    for day, later, _ in _days_in(text, rules, lang):
+        out.append(Evidence("dateline", day, w["dateline"], raw=day.isoformat(),
+                            modified=later or modified))  # fmt: skip
+        if not out[-1].modified:
+            break
+    return out
+
+
+def _first_text_day(
+    kind: str, text: str, weight: float, rules: DateRules, lang: str | None
+) -> Evidence | None:
+    for day, later, _ in _days_in(text, rules, lang):
+        return Evidence(kind, day, weight, raw=day.isoformat(), modified=later)
+    return None
+
+
+def in_text(
+    doc: etree._Element,
+    h1: etree._Element | None,
+    rules: DateRules,
+    lang: str | None,
+    main_article: etree._Element | None,
+) -> list[Evidence]:
+    """Days in the running text after the headline: labelled ones count, the first one a little."""
+    w = rules.weights
+    if h1 is not None:
+        before, after = _TEXT_BEFORE(h1), _TEXT_AFTER(h1)
+        assert isinstance(before, list) and isinstance(after, list)
+        nodes = after + before
+    else:
+        body = _BODY_TEXT(doc)
+        assert isinstance(body, list)
+        nodes = body
+    keep = headline_ancestors(h1)
+    found: list[Evidence] = []
+    previous = ""
+    for node in nodes:
+        text = str(node)
+        if not _HAS_YEAR.search(text):
+            previous = text
+            continue
+        parent = node.getparent() if isinstance(node, etree._ElementUnicodeResult) else None
+        if parent is None or parent.tag in _NOT_TEXT or excluded(parent, rules, main_article, keep):
+            previous = text
+            continue
+        joined = previous[-40:] + " " + text
+        for day, later, labelled in _days_in(joined, rules, lang):
+            kind, weight = ("labelled", w["labelled"]) if labelled else ("text", w["text"])
+            if not found or labelled:
+                found.append(Evidence(kind, day, weight, raw=day.isoformat(), modified=later))
+        previous = text
+        if len(found) >= 3:
+            break
+    return found
+
+
+# Last-resort patterns, tried in turn: an ISO day outside URLs, a dotted day, then an ISO
+# day anywhere (in a link or an image path: /2012-02-14/, /2019/12/02/). They run over the
+# whole page, so each opens with what the regex engine can scan for quickly (a digit, the
+# dot) and tests the character before the date in a lookbehind after it: "(?<![\d/])" in
+# front of the year made the first pattern 4 times slower, the dotted day's 25 times.
+# The dotted day is "d" when written with two digits, "d1" with one.
+_MARKUP_TIERS = (
+    re.compile(r"(?P<y>(?:19|20)\d\d)(?<![\d/]....)([-/])(?P<m>0[1-9]|1[0-2])\2(?P<d>0[1-9]|[12]\d|3[01])(?![\d/])"),
+    re.compile(r"\.(?:(?<=(?<![\d.])(?P<d>[12]\d|3[01]|0[1-9])\.)|(?<=(?<![\d.])(?P<d1>[1-9])\.))"
+               r"(?P<m>0?[1-9]|1[0-2])\.(?P<y>(?:19|20)\d\d)(?![\d.])"),
+    re.compile(r"(?P<y>(?:19|20)\d\d)(?<!\d....)([-/])(?P<m>0[1-9]|1[0-2])\2(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"),
+)  # fmt: skip
+
+
+def in_markup(html: str, weight: float, latest: date) -> list[Evidence]:
+    """Last resort: the day written most often in the markup (scripts, attributes, links).
+
+    Ties go to the earliest day, the first publication; days after `latest` do not count.
+    """
+    for pattern in _MARKUP_TIERS:
+        counts: dict[date, int] = {}
+        for match in pattern.finditer(html):
+            number = match["d"] or match.groupdict()["d1"]
+            day = make_day(int(match["y"]), int(match["m"]), int(number))
+            if day is not None and day <= latest:
+                counts[day] = counts.get(day, 0) + 1
+        if counts:
+            day = max(counts, key=lambda d: (counts[d], -d.toordinal()))
+            return [Evidence("markup", day, weight, raw=day.isoformat())]
+    return []
