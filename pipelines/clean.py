@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import DropItem, NotConfigured
 
 from archiver.cleaning import RuleBook, clean_html, install_rulebook, load_rulebook
+from archiver.cleaning.pagekind import judge_article
 from archiver.crawler.items import ArticleItem
+from archiver.discovery.parse import CANDIDATE_PREFIX
 
 if TYPE_CHECKING:
     from typing import Self
@@ -25,16 +27,36 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The cleaner's judgement of a candidate page, passed back beside the article's fields.
+KIND_KEY = "_page_kind"
+
 
 def clean_to_dict(
-    body: bytes, url: str, content_type: str | None, rules: RuleBook | None = None
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    rules: RuleBook | None = None,
+    *,
+    candidate: bool = False,
+    date_hint: str | None = None,
 ) -> dict[str, Any]:
     """Run the cleaner and return a picklable dict (what crosses the process boundary).
 
     Workers of the process pool get their rules once, from the pool's initializer, so
-    `rules` is only passed where no pickling happens (the one-thread executor).
+    `rules` is only passed where no pickling happens (the one-thread executor). For a
+    candidate (a page without article markup) the cleaner's judgement of the page
+    (archiver.cleaning.pagekind) sets `is_article`, and the KIND_KEY entry says why.
     """
-    return clean_html(body, url, content_type=content_type, rules=rules).to_dict()
+    article = clean_html(body, url, content_type=content_type, rules=rules, date_hint=date_hint)
+    if not candidate:
+        return article.to_dict()
+    kind = judge_article(article)
+    result = article.to_dict()
+    result["is_article"] = kind.is_article
+    if not kind.is_article:
+        result["reason"] = kind.reason
+    result[KIND_KEY] = kind.reason
+    return result
 
 
 class CleanPipeline:
@@ -89,20 +111,39 @@ class CleanPipeline:
         if not isinstance(item, ArticleItem):
             return item
         assert self.executor is not None
-        if self.workers == 1:
-            future = self.executor.submit(
-                clean_to_dict, item.body, item.url, item.content_type, self.rules
-            )
-        else:
-            future = self.executor.submit(clean_to_dict, item.body, item.url, item.content_type)
+        candidate = (item.detection or "").startswith(CANDIDATE_PREFIX)
+        rules = self.rules if self.workers == 1 else None
+        future = self.executor.submit(
+            clean_to_dict,
+            item.body,
+            item.url,
+            item.content_type,
+            rules,
+            candidate=candidate,
+            date_hint=item.listed_date,
+        )
         try:
             article = await asyncio.wrap_future(future)
         except Exception as exc:
             self._inc("archiver/clean/errors")
             raise DropItem(f"cleaning failed for {item.url}: {exc!r}") from exc
+        kind = article.pop(KIND_KEY, None)
+        if candidate and not article.get("is_article"):
+            self._inc("archiver/clean/not_article")
+            self._inc("archiver/clean/candidates_dropped")
+            # Most candidates that are not articles are listings: routine, not a warning.
+            raise DropItem(
+                f"not an article: {item.url}: {article.get('reason') or 'empty'}",
+                log_level="DEBUG",
+            )
         if not article.get("is_article") or not article.get("body"):
             self._inc("archiver/clean/not_article")
             raise DropItem(f"no article body in {item.url}: {article.get('reason') or 'empty'}")
+        if candidate:
+            # Judged an article by the cleaner: counted with those the spider recognised.
+            item.detection = f"{item.detection}; judged an article: {kind}"
+            self._inc("archiver/clean/candidates_kept")
+            self._inc("archiver/spider/articles")
         item.article = article
         item.body = b""
         self._inc("archiver/clean/articles")

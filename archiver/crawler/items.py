@@ -20,6 +20,8 @@ class ArticleItem:
     warc_record_id: str | None = None
     warc_date: str | None = None
     detection: str | None = None
+    # The page's date in the feed or sitemap that listed it (ISO 8601): one more date evidence.
+    listed_date: str | None = None
     # Filled in by the cleaning pipeline (archiver.cleaning.cleaner.Article.to_dict()).
     article: dict[str, Any] = field(default_factory=dict)
 

@@ -60,6 +60,18 @@ NON_ARTICLE_PATH = re.compile(
     re.IGNORECASE,
 )
 
+# Paragraph text an article page holds at least (an article-shaped URL, or a candidate).
+CANDIDATE_CHARS = 500
+# A page with this many headlines that are links, and less paragraph text than TEASER_CHARS
+# for each, is a listing of teasers, not a candidate article (an article's linked
+# subheadings come with a section of text each; a teaser's blurb runs 100-300 characters).
+LISTING_HEADLINES = 6
+TEASER_CHARS = 400
+NO_MARKUP = "no article markup"
+LITTLE_TEXT = "article-shaped URL but little text"
+# How a candidate's reason (ArticleItem.detection) starts.
+CANDIDATE_PREFIX = "candidate:"
+
 _SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "ftp:", "#")
 _BINARY_EXTENSIONS = re.compile(
     r"\.(jpe?g|png|gif|webp|svg|ico|bmp|tiff?|mp[34]|m4a|mov|avi|webm|ogg|wav|pdf|zip|gz|tgz|"
@@ -83,6 +95,8 @@ class PageInfo:
     is_article: bool
     reason: str
     links: list[str] = field(default_factory=list)
+    # Not marked up as an article, but maybe one: the cleaner decides (reason says why).
+    candidate: bool = False
     canonical_url: str | None = None
     feeds: list[str] = field(default_factory=list)
 
@@ -356,16 +370,48 @@ def _classify(doc: Any, found: _Scan, url: str) -> tuple[bool, str]:
     og_type = " ".join(found.og_types).strip().lower()
     if og_type == "article":
         return True, "og:type article"
-    if {"CollectionPage", "WebSite", "ItemList"} & types or og_type in {"website", "section"}:
-        return False, f"list page ({og_type or 'json-ld collection'})"
+    if {"CollectionPage", "ItemList"} & types:
+        return False, "list page (json-ld collection)"
+    if og_type in {"website", "section"} or "WebSite" in types:
+        # Not decisive: many sites mark every page so (a "WebSite" node in each page's
+        # JSON-LD graph, og:type=website on articles too). The page may be a candidate.
+        return (
+            False,
+            f"{NO_MARKUP} (og:type {og_type or 'none'}, json-ld WebSite: {'WebSite' in types})",
+        )
     if found.published_time:
         return True, "article:published_time"
     if article_url_score(url):
         text_len = sum(len(_text(p)) for p in doc.iter("p"))
-        if text_len >= 500:
+        if text_len >= CANDIDATE_CHARS:
             return True, "article URL pattern"
-        return False, "article-shaped URL but little text"
-    return False, "no article markup"
+        return False, LITTLE_TEXT
+    return False, NO_MARKUP
+
+
+def _candidate(doc: Any, url: str, reason: str) -> str | None:
+    """Why a page without article markup may be an article (for the cleaner to judge), or None.
+
+    A cheap look at its structure: enough paragraph text (any amount under an article-shaped
+    URL: its text may sit outside <p>), mostly not link text, and not a run of linked
+    headlines with little prose between them. Front pages and the listing paths of
+    NON_ARTICLE_PATH are never candidates.
+    """
+    path = urlsplit(url).path
+    if path in ("", "/") or NON_ARTICLE_PATH.search(path):
+        return None
+    chars = 0
+    link_chars = 0
+    for p in doc.iter("p"):
+        chars += len(_text(p))
+        link_chars += sum(len(_text(a)) for a in p.iter("a"))
+    needed = 0 if reason == LITTLE_TEXT else CANDIDATE_CHARS
+    if chars < needed or link_chars * 2 > chars:
+        return None
+    linked_heads = sum(1 for h in doc.iter("h2", "h3", "h4") if next(h.iter("a"), None) is not None)
+    if linked_heads >= LISTING_HEADLINES and chars < TEASER_CHARS * linked_heads:
+        return None
+    return f"{CANDIDATE_PREFIX} {reason}, {chars} characters of paragraph text"
 
 
 def analyze_html(
@@ -385,6 +431,11 @@ def analyze_html(
         return PageInfo(False, "unparseable HTML")
     found = _scan(doc)
     is_article, reason = _classify(doc, found, url)
+    candidate = False
+    if reason.startswith((NO_MARKUP, LITTLE_TEXT)):
+        why = _candidate(doc, url, reason)
+        if why is not None:
+            candidate, reason = True, why
     base = url
     if found.bases:
         base = _join(url, found.bases[0]) or url
@@ -394,6 +445,7 @@ def analyze_html(
         links=list(_links(found.hrefs, base, follow_host)),
         canonical_url=_join(base, found.canonicals[0]) if found.canonicals else None,
         feeds=list(_links(found.feeds, base)),
+        candidate=candidate,
     )
 
 

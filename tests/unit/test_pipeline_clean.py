@@ -132,3 +132,20 @@ def test_page_without_article_is_dropped_with_the_reason() -> None:
             _clean(pipeline, "https://other.example/empty", b"<html><body></body></html>")
     finally:
         pipeline.close_spider()
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["thread", "process-pool"])
+def test_the_date_a_feed_gave_reaches_the_cleaner_as_evidence(workers: int) -> None:
+    # PAGE states no date anywhere: the feed's or sitemap's date is the only evidence.
+    pipeline = _pipeline({"ARCHIVER_CLEAN_WORKERS": workers})
+    pipeline.open_spider()
+    try:
+        undated = asyncio.run(pipeline.process_item(_item("https://news.example/harbour")))
+        listed = _item("https://news.example/harbour")
+        listed.listed_date = "2026-03-04T09:30:00+00:00"
+        dated = asyncio.run(pipeline.process_item(listed))
+    finally:
+        pipeline.close_spider()
+    assert isinstance(undated, ArticleItem) and isinstance(dated, ArticleItem)
+    assert not undated.article.get("published")
+    assert str(dated.article["published"]).startswith("2026-03-04")
