@@ -9,6 +9,7 @@ import click
 
 from archiver.access import Progress, list_stored_crawls, open_archive
 from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context, usage_errors
+from archiver.dataset.backfill import backfill_datasets
 
 
 @click.command("reindex")
@@ -23,7 +24,10 @@ from archiver.commands._base import EXIT_FAILURE, EXIT_OK, Context, pass_context
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @pass_context
 def command(ctx: Context, crawl_id: str | None, use_sidecars: bool, as_json: bool) -> int:
-    """Index the WARCs in ARCHIVER_S3_BUCKET again and replace the archive-wide index."""
+    """Index the WARCs in ARCHIVER_S3_BUCKET again and replace the archive-wide index.
+
+    Crawls without an article dataset (articles.parquet) get one, from their items.jsonl.
+    """
     with usage_errors():
         _cfg, _client, index = open_archive(ctx.settings)
         if crawl_id is not None:
@@ -44,6 +48,8 @@ def command(ctx: Context, crawl_id: str | None, use_sidecars: bool, as_json: boo
                 run = index.rebuild(reindex_warcs=not use_sidecars, progress=step)
             finally:
                 bar.stop()
+        # Crawls stored before the article dataset existed get their articles.parquet.
+        datasets = backfill_datasets(index, crawl_id=crawl_id)
     if run is None:
         click.echo("nothing was indexed", err=True)
         return EXIT_FAILURE
@@ -52,6 +58,7 @@ def command(ctx: Context, crawl_id: str | None, use_sidecars: bool, as_json: boo
         "crawls": run.crawls,
         "lines": run.lines,
         "requests": index.requests,
+        "datasets": datasets.to_json(),
     }
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -60,4 +67,9 @@ def command(ctx: Context, crawl_id: str | None, use_sidecars: bool, as_json: boo
             f"index run {run.run_id}: {run.lines} capture(s) from {len(run.crawls)} crawl(s)"
             f" (of {total} in storage)"
         )
+        if datasets.built:
+            click.echo(
+                f"article datasets built for {len(datasets.built)} crawl(s):"
+                f" {sum(datasets.built.values())} article(s)"
+            )
     return EXIT_OK

@@ -18,7 +18,7 @@ from archiver.commands._base import (
 )
 from archiver.commands._errors import explain
 from archiver.config import SettingError
-from archiver.index import add_stored_crawl
+from archiver.dataset.backfill import crawl_stored
 from archiver.spool import CRAWL_FILE
 from archiver.storage import (
     S3Config,
@@ -79,7 +79,7 @@ def command(ctx: Context, crawl_id: str | None, as_json: bool) -> int:
         client=client,
         progress=not as_json and sys.stderr.isatty(),
         crawl_id=crawl_id,
-        on_crawl_stored=add_stored_crawl,
+        on_crawl_stored=crawl_stored,
     )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

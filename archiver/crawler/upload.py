@@ -18,7 +18,7 @@ from twisted.internet import threads
 
 from archiver.config import SettingError
 from archiver.crawler.runtime import archive_for
-from archiver.index import add_stored_crawl
+from archiver.dataset.backfill import crawl_stored
 from archiver.spool import iter_crawl_dirs
 from archiver.storage import S3Config, SpoolReport, Uploader, upload_spool
 
@@ -83,7 +83,7 @@ class S3UploadExtension:
             if crawl_id == current:
                 continue
             report: SpoolReport = upload_spool(
-                self.cfg, self.spool_root, crawl_id=crawl_id, on_crawl_stored=add_stored_crawl
+                self.cfg, self.spool_root, crawl_id=crawl_id, on_crawl_stored=crawl_stored
             )
             stats = self.crawler.stats
             if stats is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import SOFTWARE
+from archiver.dataset import build_articles, discard_journal, keep_capture_lines
 from archiver.operations.captures import ExchangeRefs
 from archiver.operations.crawlstats import STATS_NAME, crawl_stats
 from archiver.operations.history import PayloadIndex
@@ -86,6 +87,27 @@ def _append_line(path: Path, line: str) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _keep_capture_lines(crawl_dir: CrawlDir, closed: ClosedWarc, sidecars: list[Path]) -> None:
+    """The sidecars leave the spool once uploaded; the article dataset needs their lines."""
+    try:
+        keep_capture_lines(crawl_dir.root, sidecars)
+    except OSError as exc:
+        logger.error("event=capture_lines_not_kept file=%s error=%r", closed.name, exc)
+
+
+def _build_dataset(
+    crawl_dir: CrawlDir, key_for: Callable[[str], str], count: Counter
+) -> Path | None:
+    """articles.parquet from the crawl's items and capture lines; None when it has none."""
+    try:
+        return build_articles(crawl_dir, key_for)
+    except Exception as exc:
+        # The WARCs and items are the archive; a dataset can be built again by reindex.
+        count("archiver/dataset/errors", 1)
+        logger.error("event=dataset_failed crawl=%s error=%r", crawl_dir.info.crawl_id, exc)
+        return None
 
 
 class CrawlArchive:
@@ -245,6 +267,7 @@ class CrawlArchive:
                 self._count("archiver/warc/close_hook_errors", 1)
                 logger.error("event=close_hook_failed file=%s error=%r", closed.name, exc)
         self._manifest.set_sidecars(closed.name, sidecars)
+        _keep_capture_lines(self.crawl_dir, closed, sidecars)
         # The writer's digests go along: the upload sends them, it does not read them again.
         self._uploads.schedule(closed.path, written_digest(closed), check_existing=adopted)
         for path in sidecars:
@@ -284,6 +307,14 @@ class CrawlArchive:
             os.replace(self._items_path, items)
             items_written = True
             self._uploads.schedule(items)
+        # Without an uploader the keys are not known: `archiver upload` builds it from storage.
+        dataset = (
+            _build_dataset(self.crawl_dir, self.key_for, self._count)
+            if items_written and self._uploads.enabled
+            else None
+        )
+        if dataset is not None:
+            self._uploads.schedule(dataset)
         results = self._uploads.wait()
         finished = datetime.now(UTC)
         values = dict(stats()) if stats else {}
@@ -292,6 +323,7 @@ class CrawlArchive:
             values,
             finished,
             items=ITEMS_NAME if items_written else None,
+            dataset=dataset.name if dataset is not None else None,
             uploads_waiting=self.uploads_waiting,
             key_for=self._uploads.key_for if self._uploads.enabled else None,
         )
@@ -305,6 +337,7 @@ class CrawlArchive:
         stats_path = self.crawl_dir.root / STATS_NAME
         write_json(stats_path, self.stats_document)
         self._uploads.upload_last(manifest_path, stats_path)
+        discard_journal(self.crawl_dir.root)
         self._uploads.shutdown()
         for hook in self._finish_hooks:
             try:

@@ -180,7 +180,9 @@ def merge_manifests(manifests: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 stats[key] = stats.get(key, 0) + value
     first = parts[0]
-    merged = {key: value for key, value in first.items() if key not in {"files", "stats", "worker"}}
+    # Each worker's dataset (articles.parquet) stays in its own crawl directory, listed there.
+    own = {"files", "stats", "worker", "dataset"}
+    merged = {key: value for key, value in first.items() if key not in own}
     merged.update(
         {
             "started": min(str(m["started"]) for m in parts),

@@ -68,6 +68,7 @@ class CrawlManifest:
         finished: datetime,
         *,
         items: str | None,
+        dataset: str | None = None,
         uploads_waiting: list[str],
         key_for: Callable[[str], str] | None,
     ) -> dict[str, Any]:
@@ -101,6 +102,8 @@ class CrawlManifest:
             "finished": finished.isoformat(),
             "files": files,
             "items": items,
+            # The article dataset (articles.parquet), None when the crawl archived no article.
+            "dataset": dataset,
             "uploads_waiting": uploads_waiting,
             "stats": {str(k): v for k, v in stats.items()},
         }

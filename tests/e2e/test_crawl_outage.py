@@ -77,7 +77,9 @@ def test_warcs_wait_in_the_spool_while_storage_is_down_then_archiver_upload_send
     assert "manifest.json" in waiting and "items.jsonl" in waiting
     manifest = json.loads((crawl_dir / "manifest.json").read_text(encoding="utf-8"))
     indexes = [f"{n}.cdxj" for n in warcs]
-    assert sorted(manifest["uploads_waiting"]) == sorted([*warcs, *indexes, "items.jsonl"])
+    assert sorted(manifest["uploads_waiting"]) == sorted(
+        [*warcs, *indexes, "items.jsonl", "articles.parquet"]
+    )
     assert manifest["stats"]["archiver/upload/failed"] >= 1
     local_bytes = {n: (crawl_dir / n).read_bytes() for n in warcs}
 
@@ -111,7 +113,7 @@ def test_warcs_wait_in_the_spool_while_storage_is_down_then_archiver_upload_send
 
     keys = _keys(own_server, bucket)
     names = {Path(k).name: k for k in keys}
-    assert set(warcs) | {"manifest.json", "items.jsonl"} <= set(names)
+    assert set(warcs) | {"manifest.json", "items.jsonl", "articles.parquet"} <= set(names)
     client = own_server.client()
     for name, data in local_bytes.items():
         stored = client.get_object(Bucket=bucket, Key=names[name])["Body"].read()

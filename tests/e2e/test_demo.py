@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,12 +59,12 @@ def test_demo_keep_leaves_an_archive_the_printed_commands_browse(tmp_path: Path)
     assert list((workdir / "spool").rglob("*.warc.gz")), "the local WARCs are kept"
     steps = out.split("== kept:", 1)[1].splitlines()
     commands = [line.strip() for line in steps if line.startswith("     ")]
-    storage, source, export, find, get, replay, export_wacz = commands
+    storage, source, export, find, get, replay, export_wacz, serve = commands
     assert source == f". {workdir / 's3' / 'credentials.env'}"
     assert "ARCHIVER_S3_PREFIX=demo" in export
     assert all(c.split()[1] == name for c, name in [
         (storage, "storage"), (find, "find"), (get, "get"), (replay, "replay"),
-        (export_wacz, "export-wacz"),
+        (export_wacz, "export-wacz"), (serve, "serve"),
     ])  # fmt: skip
 
     # The storage line, on a free port instead of 8333 (which this machine may be using).
@@ -88,6 +90,23 @@ def test_demo_keep_leaves_an_archive_the_printed_commands_browse(tmp_path: Path)
             if line == get:
                 assert done.stdout.startswith("Kremlin rejects NATO advances")
         assert (tmp_path / "demo.wacz").stat().st_size > 0
+        # The last line printed: the web page over the kept archive finds the seed article.
+        (web_port,) = pick_ports("127.0.0.1", 1)
+        web = subprocess.Popen(
+            [*shlex.split(serve), "--port", str(web_port)], cwd=tmp_path, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        try:
+            assert web.stdout is not None
+            assert web.stdout.readline().strip() == f"http://127.0.0.1:{web_port}/"
+            api = f"http://127.0.0.1:{web_port}/api/search?q=Kremlin"
+            with urllib.request.urlopen(api, timeout=60) as resp:
+                titles = [r["title"] for r in json.load(resp)["results"]]
+            assert "Kremlin rejects NATO advances, insists on diplomatic hurdles" in titles
+        finally:
+            web.send_signal(signal.SIGTERM)
+            web.communicate(timeout=60)
+        assert web.returncode == 0
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=60)
