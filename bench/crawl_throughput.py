@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.crawl_throughput --repeat 3     # best of three rounds
     .venv/bin/python -m bench.crawl_throughput --profile var/profile   # py-spy profiles
     .venv/bin/python -m bench.crawl_throughput --latency-ms 50 # the second set at 50 ms
+    .venv/bin/python -m bench.crawl_throughput --requisites --only req-none,req-all
 
 All runs of one invocation crawl the same generated loopback site (bench/loopsite.py),
 one after another, and each is timed from process start to process exit:
@@ -19,6 +20,11 @@ one after another, and each is timed from process start to process exit:
 Politeness is lifted for the loopback site in every Scrapy run alike: no delay, no
 AutoThrottle, 16 requests at once per site, robots.txt not fetched.  The single-process
 cleaning rate is measured in this process on the same pages.
+
+With --requisites (or the kinds req-none, req-all in --only), the capture path also crawls a
+second loopback site whose articles load their stylesheets, scripts and images from it (bench/
+loopsite.py --requisites), once with ARCHIVER_REQUISITES=none and once with all: pages/s and
+CPU per page (the requisites' CPU counted against the pages that need them).
 
 Then bare Scrapy, the capture path and wget run again over the same URLs with every
 response held back --latency-ms (20 by default; 0 skips this set), as a distant server's
@@ -114,19 +120,23 @@ def bare_worker(url: str, out: Path) -> int:
 class Bench:
     """The site, the S3 server and a scratch directory shared by all runs of one invocation."""
 
-    def __init__(self, site: LoopSite, server: Any, work: Path, profile: Path | None) -> None:
+    def __init__(
+        self, site: LoopSite, server: Any, work: Path, profile: Path | None, name: str = ""
+    ) -> None:
         self.site = site
         self.server = server
         self.work = work
         self.profile = profile
+        # Tells apart the run directories of a second Bench in the same scratch directory.
+        self.name = name
         self.expected = len(site.urls())
-        self.url_file = work / "urls.txt"
+        self.url_file = work / f"urls{name}.txt"
         self.url_file.write_text("\n".join(site.urls()) + "\n", encoding="utf-8")
         self._n = 0
 
     def _name(self, kind: str) -> Path:
         self._n += 1
-        path = self.work / f"{self._n:02d}-{kind}"
+        path = self.work / f"{self._n:02d}{self.name}-{kind}"
         path.mkdir()
         return path
 
@@ -171,6 +181,9 @@ class Bench:
                 "ARCHIVER_S3_ENDPOINT_URL": self.server.endpoint_url,
                 "ARCHIVER_CLEAN_ENABLED": "true" if clean else "false",
                 "ARCHIVER_CLEAN_WORKERS": "0",
+                # The dataset pages name their original sites' stylesheets and images (through
+                # their <base>): no crawl here fetches those; req-all turns requisites on.
+                "ARCHIVER_REQUISITES": "none",
             }
         )
         if jobdir:
@@ -322,7 +335,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best of each is kept")
     parser.add_argument("--quick", action="store_true", help="100 pages: a smoke run")
     parser.add_argument("--data", type=Path, default=DATA, help="the article-extraction-benchmark")
-    parser.add_argument("--only", help="comma-separated subset of bare,capture,full,wget")
+    parser.add_argument(
+        "--only", help="comma-separated subset of bare,capture,full,wget,req-none,req-all"
+    )
+    parser.add_argument(
+        "--requisites", action="store_true", help="add req-none and req-all (see the module doc)"
+    )
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of our runs here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument(
@@ -342,17 +360,22 @@ Figures = dict[tuple[str, float], list[float]]
 
 
 def run_rounds(
-    bench: Bench,
+    benches: dict[str, Bench],
     site: LoopSite,
     kinds: list[str],
     args: argparse.Namespace,
     settings: dict[str, str],
 ) -> tuple[Figures, Figures, dict[str, str]]:
     """Every round of every kind (and the latency set): pages/s and CPU s/page per run."""
+    bench = benches["plain"]
     latency = max(args.latency_ms, 0.0) / 1000
     # The latency set: the runs the issue compares, not the full pipeline (it adds
     # cleaning CPU, which latency does not change) nor profiles.
-    slow_kinds = [k for k in kinds if k != "full"] if latency and not args.profile else []
+    slow_kinds = (
+        [k for k in kinds if k != "full" and not k.startswith("req-")]
+        if latency and not args.profile
+        else []
+    )
     plan = [(k, 0.0) for k in kinds] + [(k, latency) for k in slow_kinds]
     runs: Figures = {key: [] for key in plan}
     # CPU seconds per page of each run: steadier than pages/s on a shared machine,
@@ -364,6 +387,16 @@ def run_rounds(
             site.latency = delay
             if kind == "bare":
                 result, got = bench.bare()
+            elif kind.startswith("req-"):
+                req_bench = benches["req"]
+                mode = kind.removeprefix("req-")
+                result, responses, stats = req_bench.ours(
+                    clean=False, extra={**settings, "ARCHIVER_REQUISITES": mode}
+                )
+                fetched = int(stats.get("archiver/requisites/fetched", 0))
+                got = req_bench.expected if responses >= req_bench.expected else responses
+                extra[kind] = (f"{fetched} requisites fetched, "
+                               f"{int(stats.get('archiver/requisites/bytes', 0)) / 2**20:.0f} MiB")  # fmt: skip
             elif kind in ("capture", "full"):
                 result, got, stats = bench.ours(clean=kind == "full", extra=settings)
                 if kind == "full":
@@ -371,8 +404,9 @@ def run_rounds(
                                      f"not articles {stats.get('archiver/clean/not_article', 0)}")  # fmt: skip
             else:
                 result, got = bench.wget()
-            if got != bench.expected:
-                print(f"warning: {kind} fetched {got} pages, the site has {bench.expected}")
+            expected = benches["req" if kind.startswith("req-") else "plain"].expected
+            if got != expected:
+                print(f"warning: {kind} fetched {got} pages, the site has {expected}")
             runs[(kind, delay)].append(rate(got, result))
             cpu[(kind, delay)].append(result.cpu / max(got, 1))
             print(figure(f"  {kind} run{_at(delay)}", rate(got, result), "pages/s",
@@ -388,7 +422,9 @@ def report(runs: Figures, cpu: Figures, extra: dict[str, str], clean: float, n_c
     """Print each kind's best rate, CPU per page and the ratios against the baselines."""
     figures = {key: best(v) for key, v in runs.items() if v}
     names = {"bare": "bare Scrapy", "capture": "capture path (WARC + S3, no cleaning)",
-             "full": "full pipeline (cleaning on every core)", "wget": "wget --warc-file"}  # fmt: skip
+             "full": "full pipeline (cleaning on every core)", "wget": "wget --warc-file",
+             "req-none": "capture path, site with requisites, ARCHIVER_REQUISITES=none",
+             "req-all": "capture path, site with requisites, ARCHIVER_REQUISITES=all"}  # fmt: skip
     for (kind, delay), value in figures.items():
         print(figure(names[kind] + _at(delay), value, "pages/s", extra.get(kind, "")))
     print(figure("cleaning, one process", clean, "articles/s"))
@@ -399,6 +435,14 @@ def report(runs: Figures, cpu: Figures, extra: dict[str, str], clean: float, n_c
         print(figure("CPU per page, bare Scrapy", cpu_ms[("bare", 0.0)], "ms"))
         print(figure("CPU per page, capture path", cpu_ms[("capture", 0.0)], "ms"))
         print(ratio_line("CPU per page, bare / capture", cpu_ms[("bare", 0.0)],
+                         cpu_ms[("capture", 0.0)]))  # fmt: skip
+    if ("req-none", 0.0) in cpu_ms and ("req-all", 0.0) in cpu_ms:
+        print(figure("CPU per page, requisites none", cpu_ms[("req-none", 0.0)], "ms"))
+        print(figure("CPU per page, requisites all", cpu_ms[("req-all", 0.0)], "ms"))
+        print(ratio_line("CPU per page, all / none", cpu_ms[("req-all", 0.0)],
+                         cpu_ms[("req-none", 0.0)]))  # fmt: skip
+    if ("req-none", 0.0) in cpu_ms and ("capture", 0.0) in cpu_ms:
+        print(ratio_line("CPU per page, requisites none / capture", cpu_ms[("req-none", 0.0)],
                          cpu_ms[("capture", 0.0)]))  # fmt: skip
     for delay in sorted({delay for _, delay in figures}):
         at = _at(delay)
@@ -428,20 +472,30 @@ def main(argv: list[str] | None = None) -> int:
     pages = 100 if args.quick else args.pages
     extra_settings = dict(item.split("=", 1) for item in args.set)
     kinds = (args.only or "bare,capture,full,wget").split(",")
+    if args.requisites:
+        kinds += [k for k in ("req-none", "req-all") if k not in kinds]
     if args.profile is not None:
         kinds = [k for k in kinds if k in ("capture", "full")]
     n_cores = cores()
     with workdir(keep=args.keep, prefix="crawl-") as work, seaweed(work / "s3") as server:
         site = LoopSite(pages, args.data)
         site.start()
+        req_site = None
         try:
             bench = Bench(site, server, work, args.profile)
+            benches = {"plain": bench}
+            if any(k.startswith("req-") for k in kinds):
+                req_site = LoopSite(pages, args.data, requisites=True)
+                req_site.start()
+                benches["req"] = Bench(req_site, server, work, args.profile, "-req")
             print(f"site                 {pages} articles + {site.sections} sections + home = "
                   f"{bench.expected} pages, {site.article_bytes / pages / 1024:.1f} KB per article")  # fmt: skip
             print(f"cores                {n_cores}")
-            runs, cpu, extra = run_rounds(bench, site, kinds, args, extra_settings)
+            runs, cpu, extra = run_rounds(benches, site, kinds, args, extra_settings)
         finally:
             site.stop()
+            if req_site is not None:
+                req_site.stop()
         if args.profile is not None:
             for path in sorted(args.profile.glob("*.txt")):
                 print(summarize_profile(path))

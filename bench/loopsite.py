@@ -16,6 +16,15 @@ is prepared in memory before the first request (one copy per distinct dataset pa
 thread per connection answers keep-alive HTTP/1.1 with a single sendall, and nothing is
 logged.  robots.txt allows everything and names no sitemap.
 
+With requisites (`--requisites`, `LoopSite(requisites=True)`), every article also loads what its
+original template loaded, from this server: each stylesheet, script, icon and image URL of the
+page (src, srcset, data-src and the other lazy attributes, poster, CSS url() and @import) is
+rewritten, once at start, to http://127.0.0.1:PORT/r/<hash>.<ext>, and the server answers those
+with bodies of a size fixed by the hash (random bytes for images and fonts, text for CSS and
+scripts). Stylesheets and scripts are the same URL on every article using a dataset page, as a
+site's are; image URLs carry the article's number, so each article has photos of its own.
+The <base>, and so every <a href>, is left as it is.
+
 With a latency (`--latency-ms 20`, or `LoopSite.latency` in seconds, which may be changed
 while serving), each response is held back that long before it is sent, as a distant
 server's round trip would, in its connection's own thread: other connections are served
@@ -25,6 +34,8 @@ meanwhile, so a crawler with 16 connections waits 16 times less per page than on
 from __future__ import annotations
 
 import argparse
+import hashlib
+import random
 import re
 import signal
 import socket
@@ -46,6 +57,31 @@ SERVER = b"news-archiver-loopsite"
 _HEAD_RE = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 # A request head longer than this is refused; real ones are a few hundred bytes.
 _MAX_HEAD = 65536
+# Requisites mode: tags that load something, the attributes that name it, CSS url() and @import.
+_REQ_TAG = re.compile(rb"<(img|source|script|link|video|audio|input|meta)\b[^>]*>", re.I)
+_REQ_ATTR = re.compile(
+    rb"""\b(src|srcset|data-src|data-srcset|data-original|data-lazy-src|poster|href|content)"""
+    rb"""(\s*=\s*)("[^"]*"|'[^']*')""",
+    re.I,
+)
+_CSS_URL = re.compile(rb"""(url\(\s*['"]?|@import\s+['"])([^'")\s]+)""", re.I)
+_LINK_REL = re.compile(rb"""\brel\s*=\s*["']?([^"'>]*)""", re.I)
+# Image URLs carry the article's number here, put in as each article is sent.
+ARTICLE_SLOT = b"@@@@@@@@@"
+_TYPES = {
+    b".css": b"text/css",
+    b".js": b"text/javascript",
+    b".png": b"image/png",
+    b".gif": b"image/gif",
+    b".jpg": b"image/jpeg",
+    b".webp": b"image/webp",
+    b".svg": b"image/svg+xml",
+    b".woff2": b"font/woff2",
+    b".ico": b"image/x-icon",
+}
+# Bodies are cut from this block: incompressible, as photos and fonts are.
+_NOISE = random.Random(15).randbytes(256 * 1024)
+_TEXT = b".story p{margin:0 0 1em;color:#222}\n/* loopsite requisite */\nfunction f(a){return a}\n"
 
 
 def _response(status: bytes, content_type: bytes, body: bytes, close: bool = False) -> bytes:
@@ -73,6 +109,77 @@ def _insert_at(html: bytes) -> int:
     return base_end or match.end()
 
 
+def _extension(url: bytes, tag: bytes, rel: bytes) -> bytes:
+    path = url.split(b"?", 1)[0].split(b"#", 1)[0].lower()
+    for ext in _TYPES:
+        if path.endswith(ext) or (ext == b".jpg" and path.endswith(b".jpeg")):
+            return ext
+    if tag == b"script":
+        return b".js"
+    if tag == b"link":
+        return b".css" if b"stylesheet" in rel else b".ico"
+    return b".jpg"
+
+
+def requisite_body(path: bytes) -> tuple[bytes, bytes]:
+    """(Content-Type, body) of a /r/ path: a size and bytes fixed by the path."""
+    name = path.rsplit(b"/", 1)[-1]
+    ext = name[name.rfind(b".") :] if b"." in name else b".jpg"
+    seed = int.from_bytes(hashlib.sha1(name, usedforsecurity=False).digest()[:4], "big")
+    if ext in (b".css", b".js"):
+        size = 4 * 1024 + seed % (40 * 1024)
+        return _TYPES[ext] + b"; charset=utf-8", (_TEXT * (size // len(_TEXT) + 1))[:size]
+    size = 2 * 1024 + seed % (60 * 1024)
+    start = seed % (len(_NOISE) - size)
+    return _TYPES.get(ext, b"image/jpeg"), _NOISE[start : start + size]
+
+
+def with_requisites(html: bytes, base: str) -> bytes:
+    """The page with every requisite URL pointing at this server (see the module doc)."""
+    origin = base.encode()
+
+    def local(url: bytes, tag: bytes, rel: bytes, per_article: bool) -> bytes:
+        stripped = url.strip()
+        if not stripped or stripped.startswith((b"data:", b"#", b"javascript:", b"about:")):
+            return url
+        digest = hashlib.sha1(stripped, usedforsecurity=False).hexdigest()[:12].encode()
+        ext = _extension(stripped, tag, rel)
+        slot = b"-" + ARTICLE_SLOT if per_article and ext not in (b".css", b".js") else b""
+        return origin + b"/r/" + digest + slot + ext
+
+    def tag_sub(match: re.Match[bytes]) -> bytes:
+        text, tag = match.group(0), match.group(1).lower()
+        rel_match = _LINK_REL.search(text)
+        rel = rel_match.group(1).lower() if rel_match else b""
+        if tag == b"link" and not any(w in rel for w in (b"stylesheet", b"icon", b"preload")):
+            return text
+        if tag == b"meta" and not re.search(rb"""(og|twitter):image""", text, re.I):
+            return text
+
+        def attr_sub(attr: re.Match[bytes]) -> bytes:
+            name = attr.group(1).lower()
+            if (name == b"href") != (tag == b"link") or (name == b"content") != (tag == b"meta"):
+                return attr.group(0)
+            quote, value = attr.group(3)[:1], attr.group(3)[1:-1]
+            per_article = tag not in (b"link", b"script")
+            if name.endswith(b"srcset"):
+                parts = []
+                for candidate in value.split(b","):
+                    words = candidate.split()
+                    if words:
+                        words[0] = local(words[0], tag, rel, per_article)
+                    parts.append(b" ".join(words))
+                value = b", ".join(parts)
+            else:
+                value = local(value, tag, rel, per_article)
+            return attr.group(1) + attr.group(2) + quote + value + quote
+
+        return _REQ_ATTR.sub(attr_sub, text)
+
+    html = _REQ_TAG.sub(tag_sub, html)
+    return _CSS_URL.sub(lambda m: m.group(1) + local(m.group(2), b"style", b"", True), html)
+
+
 def with_base(page: DatasetPage) -> bytes:
     """The page's HTML with <base href=original URL> first in its head (see the module doc)."""
     if not page.url:
@@ -93,6 +200,7 @@ class LoopSite:
         data: Path = DATA,
         per_section: int = PER_SECTION,
         latency: float = 0.0,
+        requisites: bool = False,
     ) -> None:
         if pages < 1 or per_section < 1:
             raise ValueError("pages and per_section must be positive")
@@ -102,20 +210,15 @@ class LoopSite:
         # Seconds each response waits before it is sent (see the module doc).
         self.latency = latency
         self.per_section = per_section
+        # Articles load their requisites from this server (see the module doc).
+        self.requisites = requisites
         dataset = load_pages(data)
         self.dataset = dataset
         # Each article gets a marker of fixed width after the <base>, so that no two articles
         # are the same bytes (identical payloads would be archived as revisits and cleaned
         # once) while the large parts around it are shared by every article using the page.
         self._parts: list[tuple[bytes, bytes, bytes]] = []
-        for page in dataset:
-            html = with_base(page)
-            cut = _insert_at(html)
-            head = _response(
-                b"200 OK", b"text/html; charset=utf-8", b"x" * (len(html) + len(article_marker(0)))
-            )
-            head = head[: head.index(b"\r\n\r\n") + 4]
-            self._parts.append((head + html[:cut], html[cut:], html))
+        self._prepare("")
         self._routes: dict[bytes, bytes] = {}
         self._article_paths = [self._article_path(i) for i in range(pages)]
         self.sections = (pages + per_section - 1) // per_section
@@ -123,6 +226,20 @@ class LoopSite:
         self._build_routes()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def _prepare(self, base: str) -> None:
+        """The articles' response parts; with requisites, their URLs point at `base`."""
+        self._parts = []
+        for page in self.dataset:
+            html = with_base(page)
+            if self.requisites and base:
+                html = with_requisites(html, base)
+            cut = _insert_at(html)
+            head = _response(
+                b"200 OK", b"text/html; charset=utf-8", b"x" * (len(html) + len(article_marker(0)))
+            )
+            head = head[: head.index(b"\r\n\r\n") + 4]
+            self._parts.append((head + html[:cut], html[cut:], html))
 
     @staticmethod
     def _article_path(i: int) -> str:
@@ -163,7 +280,12 @@ class LoopSite:
         index = self._articles.get(path)
         if index is not None:
             before, after, _ = self._parts[index % len(self._parts)]
+            if self.requisites:
+                return before + article_marker(index) + after.replace(ARTICLE_SLOT, b"%09d" % index)
             return before + article_marker(index) + after
+        if self.requisites and path.startswith(b"/r/"):
+            content_type, body = requisite_body(path)
+            return _response(b"200 OK", content_type, body)
         return self._routes.get(path, self._not_found)
 
     def article_path(self, index: int) -> str:
@@ -171,7 +293,7 @@ class LoopSite:
         return self._article_paths[index]
 
     def article_body(self, index: int) -> bytes:
-        """The HTML served for article `index`."""
+        """The HTML served for article `index` (with requisites: as sent, URLs filled in)."""
         response = self.response_for(self._article_paths[index].encode())
         return response[response.index(b"\r\n\r\n") + 4 :]
 
@@ -198,6 +320,8 @@ class LoopSite:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Start serving in a background thread."""
         self._server = _Server((host, port), self)
+        if self.requisites:
+            self._prepare(self.url)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="loopsite", daemon=True
         )
@@ -289,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="hold each response back this long"
     )
+    parser.add_argument(
+        "--requisites", action="store_true", help="articles load stylesheets, scripts, images"
+    )
     args = parser.parse_args(argv)
     if args.latency_ms < 0:
         parser.error("--latency-ms must not be negative")
@@ -299,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    site = LoopSite(args.pages, args.data, latency=args.latency_ms / 1000)
+    site = LoopSite(
+        args.pages, args.data, latency=args.latency_ms / 1000, requisites=args.requisites
+    )
     site.start(port=args.port)
     try:
         print(site.url, flush=True)

@@ -24,6 +24,7 @@ from w3lib.url import canonicalize_url
 from archiver.config import user_agent
 from archiver.crawler.items import ArticleItem
 from archiver.crawler.middleware import WARC_META_KEY
+from archiver.crawler.requisites import RequisiteSpiderMixin
 from archiver.crawler.runtime import SiteRun, start_site_run
 from archiver.crawler.startup import StartupError, start_failure
 from archiver.discovery import (
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 # Link hops from the start URLs.  Entries of a feed or sitemap share its depth, so
 # `-a max_depth=0` fetches the start URLs, the sitemaps and feeds, and their articles.
 DEPTH_META_KEY = "archiver_depth"
+# The date a feed or sitemap gave for the page (ISO 8601): evidence for its publication date.
+LISTED_DATE_META_KEY = "archiver_listed_date"
 
 
 class SpiderArgumentError(StartupError):
@@ -95,7 +98,41 @@ def _site_arguments(crawler: Crawler, kwargs: dict[str, Any]) -> SiteConfig | No
     return site
 
 
-class NewsSpider(scrapy.Spider):
+def _contact_in_user_agent(settings: Any) -> None:
+    """Put ARCHIVER_CONTACT_URL (a sites-file site's, say) into our default User-Agent."""
+    agent = user_agent(settings.get("ARCHIVER_CONTACT_URL"))
+    if (
+        settings.get("USER_AGENT", "").startswith("news-archiver/")
+        and settings["USER_AGENT"] != agent
+    ):
+        settings.set(
+            "USER_AGENT",
+            agent,
+            priority=settings.getpriority("ARCHIVER_CONTACT_URL") or "spider",
+        )
+
+
+def _depth(response: Response) -> int:
+    return int(response.meta.get(DEPTH_META_KEY, 0))
+
+
+def _article_item(
+    response: TextResponse, content_type: str, refs: dict[str, Any], detection: str
+) -> ArticleItem:
+    return ArticleItem(
+        url=response.url,
+        fetched_at=refs.get("date") or datetime.now(UTC).isoformat(),
+        status=response.status,
+        content_type=content_type or None,
+        body=response.body,
+        warc_record_id=refs.get("response_id"),
+        warc_date=refs.get("date"),
+        detection=detection,
+        listed_date=response.meta.get(LISTED_DATE_META_KEY),
+    )
+
+
+class NewsSpider(RequisiteSpiderMixin, scrapy.Spider):
     """Discovers and fetches news articles from homepages, sections, feeds and sitemaps."""
 
     name = "news"
@@ -150,17 +187,10 @@ class NewsSpider(scrapy.Spider):
                 # -s on the command line still wins (its priority is above "spider").
                 settings.set(name, value, priority="spider")
             spider.site_run = start_site_run(crawler, site)
-        agent = user_agent(settings.get("ARCHIVER_CONTACT_URL"))
-        if (
-            settings.get("USER_AGENT", "").startswith("news-archiver/")
-            and settings["USER_AGENT"] != agent
-        ):
-            settings.set(
-                "USER_AGENT",
-                agent,
-                priority=settings.getpriority("ARCHIVER_CONTACT_URL") or "spider",
-            )
+        _contact_in_user_agent(settings)
         crawler.signals.connect(spider._on_robots_parsed, signal=signals.robots_parsed)
+        # Stylesheets, fonts, images... of archived pages (ARCHIVER_REQUISITES; never followed).
+        spider.setup_requisites(crawler)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -228,6 +258,8 @@ class NewsSpider(scrapy.Spider):
             meta={"archiver_source": source, DEPTH_META_KEY: depth},
             dont_filter=dont_filter,
         )
+        if listed_date is not None:
+            request.meta[LISTED_DATE_META_KEY] = listed_date.isoformat()
         if self.site_run is not None and source != "start":
             decision = self.site_run.decide(request.url, listed_date)
             if not decision.fetch:
@@ -277,9 +309,12 @@ class NewsSpider(scrapy.Spider):
             return False
         return self.site_run.earlier_metadata(response_id)[0]
 
-    @staticmethod
-    def _depth(response: Response) -> int:
-        return int(response.meta.get(DEPTH_META_KEY, 0))
+    def _known_article(self, url: str) -> bool:
+        """Whether the capture history holds `url` as an article (seen by an earlier run)."""
+        if self.site_run is None:
+            return False
+        known = self.site_run.history.pages.get(url)
+        return known is not None and known.is_article
 
     # --- responses -------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -291,7 +326,7 @@ class NewsSpider(scrapy.Spider):
             stats.inc_value(f"archiver/spider/kind/{kind}")
         if kind in ("rss", "atom"):
             yield from self._from_entries(
-                parse_feed(response.body, response.url), "feed", self._depth(response)
+                parse_feed(response.body, response.url), "feed", _depth(response)
             )
         elif kind in ("sitemapindex", "urlset"):
             try:
@@ -299,7 +334,7 @@ class NewsSpider(scrapy.Spider):
             except ValueError as exc:
                 logger.warning("event=sitemap_refused url=%s reason=%s", response.url, exc)
                 return
-            yield from self._from_entries(entries, kind, self._depth(response))
+            yield from self._from_entries(entries, kind, _depth(response))
         elif kind == "html" and isinstance(response, TextResponse):
             yield from self._parse_html(response, content_type)
 
@@ -323,21 +358,25 @@ class NewsSpider(scrapy.Spider):
             # Replayed in a resumed crawl: its killed process wrote this item already.
             self._inc("archiver/resume/items_skipped")
         elif info.is_article:
-            yield ArticleItem(
-                url=response.url,
-                fetched_at=refs.get("date") or datetime.now(UTC).isoformat(),
-                status=response.status,
-                content_type=content_type or None,
-                body=response.body,
-                warc_record_id=refs.get("response_id"),
-                warc_date=refs.get("date"),
-                detection=info.reason,
-            )
+            yield _article_item(response, content_type, refs, info.reason)
+        elif info.candidate:
+            # No article markup: the clean pipeline keeps the item only if the cleaner
+            # judges the page an article (and counts it among the articles then).
+            self._inc("archiver/spider/candidates")
+            if refs.get("kind") == "revisit":
+                if self._known_article(response.url):
+                    self._inc("archiver/spider/articles")
+                    self._inc("archiver/spider/articles_unchanged")
+            elif self._item_done(refs.get("response_id")):
+                self._inc("archiver/resume/items_skipped")
+            else:
+                yield _article_item(response, content_type, refs, info.reason)
+        yield from self.requisites_of(response, info.is_article or info.candidate)
         for feed in info.feeds:
-            request = self._request(feed, source="feed link", depth=self._depth(response) + 1)
+            request = self._request(feed, source="feed link", depth=_depth(response) + 1)
             if request is not None:
                 yield request
         for link in info.links:
-            request = self._request(link, source="link", depth=self._depth(response) + 1)
+            request = self._request(link, source="link", depth=_depth(response) + 1)
             if request is not None:
                 yield request

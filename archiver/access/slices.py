@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from archiver.access.records import COALESCE_GAP, warc_key
-from archiver.index import ArchiveIndex, Capture, key_range, timestamp_bound
+from archiver.index import (
+    ArchiveIndex,
+    Capture,
+    iter_crawl_lines,
+    key_range,
+    relative_path,
+    sidecar_name,
+    timestamp_bound,
+)
 from archiver.storage import READ_BLOCK
 
 
@@ -65,8 +73,14 @@ class Slice:
         return sorted({s.filename for s in self.spans()})
 
 
-def select_slice(index: ArchiveIndex, site: str, since: str, until: str) -> Slice:
-    """Captures of a host or domain (subdomains too) between two dates, via the archive index."""
+def select_slice(
+    index: ArchiveIndex, site: str, since: str, until: str, *, with_requisites: bool = True
+) -> Slice:
+    """Captures of a host or domain (subdomains too) between two dates, via the archive index.
+
+    With `with_requisites`, also the captures of other hosts (CDNs) its pages needed
+    (:func:`add_requisites`).
+    """
     low = timestamp_bound(since, upper=False)
     high = timestamp_bound(until, upper=True)
     if low > high:
@@ -94,7 +108,75 @@ def select_slice(index: ArchiveIndex, site: str, since: str, until: str) -> Slic
         if not revisit and digest:
             latest[digest] = capture
     found.originals = sorted(originals.values(), key=lambda c: c.line)
+    if with_requisites:
+        add_requisites(index, found)
     return found
+
+
+def _crawls_of(captures: Sequence[Capture]) -> list[tuple[str, str]]:
+    """(crawl date, crawl id) of each crawl holding one of the captures."""
+    crawls = set()
+    for capture in captures:
+        parts = capture.filename.split("/")
+        if len(parts) >= 3:
+            crawls.add((parts[0], parts[1]))
+    return sorted(crawls)
+
+
+def _sidecars(index: ArchiveIndex, crawl_date: str, crawl_id: str) -> list[tuple[str, Any]]:
+    """(relative WARC path, stored index lines) of each WARC of a crawl that has its sidecar."""
+    manifest = index.read_manifest(crawl_date, crawl_id) or {}
+    found = []
+    for entry in manifest.get("files", []):
+        name = str(entry.get("name") or "")
+        if not name.endswith(".warc.gz"):
+            continue
+        lines = index.stream_lines(index.crawl_key(crawl_date, crawl_id, sidecar_name(name)))
+        if lines is not None:
+            found.append((relative_path(crawl_date, crawl_id, name), lines))
+    return found
+
+
+def add_requisites(index: ArchiveIndex, found: Slice) -> None:
+    """Add the captures of other hosts (CDNs) that the slice's pages needed.
+
+    A requisite's index line names the page it was fetched for ("page", from the
+    WARC-Requisite-Of of its request record); the pages' crawls' index sidecars are read
+    (one GET each) for the lines naming a page of the slice.  A revisit among them brings
+    its original, looked up by URL, or is listed as missing.
+    """
+    pages = {c.url for c in found.captures}
+    have = {(c.filename, c.offset) for c in found.captures}
+    added: list[Capture] = []
+    for crawl_date, crawl_id in _crawls_of(found.captures):
+        for line in iter_crawl_lines(_sidecars(index, crawl_date, crawl_id)):
+            if '"page"' not in line:
+                continue
+            capture = Capture.parse(line)
+            if not capture.is_capture or capture.get("page") not in pages:
+                continue
+            if (capture.filename, capture.offset) not in have:
+                have.add((capture.filename, capture.offset))
+                added.append(capture)
+    originals = {(c.filename, c.offset): c for c in found.originals}
+    for capture in added:
+        found.captures.append(capture)
+        if capture.fields.get("type") != "revisit":
+            continue
+        digest = capture.get("digest")
+        earlier = [
+            c
+            for c in index.query(key_range(capture.url))
+            if c.is_capture
+            and c.fields.get("type") != "revisit"
+            and c.get("digest") == digest
+            and c.timestamp <= capture.timestamp
+        ]
+        if not earlier:
+            found.missing.append(capture)
+        elif (earlier[-1].filename, earlier[-1].offset) not in have:
+            originals[(earlier[-1].filename, earlier[-1].offset)] = earlier[-1]
+    found.originals = sorted(originals.values(), key=lambda c: c.line)
 
 
 def _groups(spans: Sequence[Span], gap: int) -> Iterator[list[Span]]:

@@ -87,8 +87,13 @@ def iso_timestamp(ts: str) -> str:
     return timestamp_datetime(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def page_entry(capture: Capture, article: dict[str, Any] | None) -> dict[str, Any]:
-    """One pages.jsonl line for a capture (with the title and text of its article, if any)."""
+def page_entry(
+    capture: Capture, article: dict[str, Any] | None, requisites: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One pages.jsonl line for a capture (with the title and text of its article, if any).
+
+    `requisites` are the URLs of the requisites archived for the page (docs/warc.md).
+    """
     entry: dict[str, Any] = {
         "id": hashlib.sha1(
             f"{capture.filename}:{capture.offset}".encode(), usedforsecurity=False
@@ -101,13 +106,20 @@ def page_entry(capture: Capture, article: dict[str, Any] | None) -> dict[str, An
         entry["title"] = str(title)
     if article and article.get("body"):
         entry["text"] = str(article["body"])
+    if requisites:
+        entry["requisites"] = sorted(set(requisites))
     return entry
 
 
 def is_page(capture: Capture) -> bool:
-    """A 2xx HTML capture: what a reader would open as a page."""
+    """A 2xx HTML capture that is no page's requisite: what a reader would open as a page."""
     status = capture.get("status") or ""
-    return capture.is_capture and status.startswith("2") and capture.get("mime") in HTML_TYPES
+    return (
+        capture.is_capture
+        and status.startswith("2")
+        and capture.get("mime") in HTML_TYPES
+        and not capture.get("page")
+    )
 
 
 def _articles(path: Path) -> dict[int, dict[str, Any]]:
@@ -365,13 +377,19 @@ def _finish(
     resources.append(_write(zf, "indexes/index.cdx.gz", cdx, zipfile.ZIP_STORED))
     resources.append(_write(zf, "indexes/index.idx", idx, zipfile.ZIP_DEFLATED))
     pages = [json.dumps(PAGES_HEADER)]
+    requisites: dict[str, list[str]] = {}
+    for capture in captures:
+        page = capture.get("page")
+        if page and capture.is_capture:
+            requisites.setdefault(page, []).append(capture.url)
     for capture in captures:
         if not is_page(capture) or (pages_of is not None and not pages_of(capture)):
             continue
         meta_offset = capture.number("meta_offset")
         meta_file = capture.get("meta_filename") or capture.filename
         article = articles.get((meta_file, meta_offset)) if meta_offset is not None else None
-        pages.append(json.dumps(page_entry(capture, article), ensure_ascii=False))
+        entry = page_entry(capture, article, requisites.get(capture.url, ()))
+        pages.append(json.dumps(entry, ensure_ascii=False))
         report.pages += 1
     pages_bytes = ("\n".join(pages) + "\n").encode("utf-8")
     resources.append(_write(zf, "pages/pages.jsonl", pages_bytes, zipfile.ZIP_DEFLATED))

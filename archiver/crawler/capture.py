@@ -12,7 +12,10 @@ HTTP/1.1 handler unchanged; this module only adds the recording, and asks the ad
 guard (archiver.crawler.netguard) before a request is written.  When a download fails after the
 response head arrived (DOWNLOAD_MAXSIZE, a timeout, a cut connection), the partial
 capture is still left in request.meta, with its WARC-Truncated reason, for the
-middleware.  It relies on private parts of Scrapy 2.19's handler, which is why pyproject
+middleware.  A request may carry its own size cap (``request.meta[MAX_BYTES_META_KEY]``,
+set for page requisites): past it, the body is cut at exactly that many bytes, the
+connection is dropped and the capture is left truncated with reason "length", whatever
+Scrapy then says about the download.  It relies on private parts of Scrapy 2.19's handler, which is why pyproject
 pins Scrapy's minor version.
 """
 
@@ -55,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 # Request.meta key under which the handler leaves the capture for the middleware.
 CAPTURE_META_KEY = "_archiver_capture"
+# Request.meta key: body bytes (as transferred) to keep of this response at most; then it is cut.
+MAX_BYTES_META_KEY = "archiver_max_bytes"
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,19})[ \t]*\r?$")
 
 
@@ -70,6 +75,23 @@ class WireCapture:
     complete: bool = False
     # WARC-Truncated reason when the download failed part way ("length", "time", "disconnect").
     truncated: str | None = None
+    # Body bytes (as transferred) kept at most; beyond them the capture is cut ("length").
+    max_body: int | None = None
+
+    def cut_at_limit(self) -> bool:
+        """Cut the body at `max_body` bytes if it passed them; True when this call cut it."""
+        if self.max_body is None or self.truncated is not None:
+            return False
+        end = self.received.find(b"\r\n\r\n")
+        head_end = end + 4 if end >= 0 else -1
+        if head_end < 0:
+            end = self.received.find(b"\n\n")
+            head_end = end + 2 if end >= 0 else -1
+        if head_end < 0 or len(self.received) - head_end <= self.max_body:
+            return False
+        del self.received[head_end + self.max_body :]
+        self.truncated = "length"
+        return True
 
     def split_response(self) -> tuple[bytes, bytes]:
         """Return (status line and headers through the blank line, body bytes)."""
@@ -167,9 +189,17 @@ class _CapturingProtocol(_LenientHTTP11ClientProtocol):
         return self._peer_ip
 
     def dataReceived(self, data: bytes) -> None:
-        if self._capture is not None:
-            self._capture.received += data
+        capture = self._capture
+        if capture is None:
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
+            return
+        if capture.truncated is None:
+            capture.received += data
         super().dataReceived(data)  # type: ignore[no-untyped-call]
+        cut = capture.max_body is not None and capture.cut_at_limit()
+        if cut and not capture.complete and self._tee is not None:
+            # Nothing more of this response is wanted: the connection is dropped, never pooled.
+            self._tee.abortConnection()
 
 
 class _CapturingClientFactory(_LenientHTTP11ClientFactory):
@@ -191,6 +221,9 @@ class _CapturingAgent(_ScrapyAgent):
         # Remembered as soon as the head is parsed, so a download that fails while its body
         # is read (too large, too slow, cut) can still be archived as truncated.
         self.capture = getattr(txresponse, "_archiver_capture", None)
+        cap = request.meta.get(MAX_BYTES_META_KEY)
+        if self.capture is not None and isinstance(cap, int) and cap > 0:
+            self.capture.max_body = cap
         return super()._cb_bodyready(txresponse, request)
 
     def _cb_bodydone(self, result: Any, url: str) -> Response:
@@ -261,7 +294,10 @@ class CapturingHTTPDownloadHandler(HTTP11DownloadHandler):
         capture = agent.capture
         if capture is None or not capture.received:
             return
-        if isinstance(exc, DownloadCancelledError):
+        if capture.truncated is not None:
+            # Cut at the request's own size cap (MAX_BYTES_META_KEY): the reason stands.
+            pass
+        elif isinstance(exc, DownloadCancelledError):
             maxsize = request.meta.get("download_maxsize", self._default_maxsize)
             head, body = capture.split_response()
             declared = _CONTENT_LENGTH.search(head)

@@ -33,15 +33,22 @@ logger = logging.getLogger(__name__)
 WARC_META_KEY = "archiver_warc"
 # Request.meta flag of a response answered from the crawl's own archive (a resumed crawl).
 REPLAYED_META_KEY = "archiver_replayed"
+# Request.meta key: the WARC-Truncated reason of the archived response, when it was cut.
+TRUNCATED_META_KEY = "archiver_truncated"
+# Request.meta key of a page requisite: {"page": URL, "kind": kind, "depth": CSS depth}
+# (archiver/crawler/requisites.py); its request record names the page.
+REQUISITE_META_KEY = "archiver_requisite"
 _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
 
 
-def exchange_from_capture(url: str, capture: WireCapture, flags: list[str]) -> HttpExchange:
+def exchange_from_capture(
+    url: str, capture: WireCapture, flags: list[str], requisite: dict[str, Any] | None = None
+) -> HttpExchange:
     """Turn the handler's wire capture into the exchange the WARC records are built from."""
     request_head, request_body = capture.split_request()
     response_head, response_body = capture.split_response()
-    truncated = None
-    if "partial" in flags or "dataloss" in flags or not capture.complete:
+    truncated = capture.truncated
+    if truncated is None and ("partial" in flags or "dataloss" in flags or not capture.complete):
         truncated = "disconnect"
     return HttpExchange(
         target_uri=url,
@@ -52,6 +59,8 @@ def exchange_from_capture(url: str, capture: WireCapture, flags: list[str]) -> H
         ip_address=capture.ip_address,
         date=capture.started,
         truncated=truncated,
+        requisite_of=str(requisite["page"]) if requisite and requisite.get("page") else None,
+        resource_type=str(requisite["kind"]) if requisite and requisite.get("kind") else None,
     )
 
 
@@ -126,7 +135,9 @@ class WarcCaptureMiddleware:
             self._inc("archiver/warc/not_captured")
             logger.warning("event=not_captured url=%s reason=no-wire-capture", response.url)
             return response
-        exchange = exchange_from_capture(response.url, capture, list(response.flags))
+        exchange = exchange_from_capture(
+            response.url, capture, list(response.flags), request.meta.get(REQUISITE_META_KEY)
+        )
         refs = self.archive.write_exchange(exchange)
         # Plain values only: Scrapy pickles request meta into its JOBDIR queue.
         request.meta[WARC_META_KEY] = {
@@ -141,6 +152,7 @@ class WarcCaptureMiddleware:
         if response.status == 304:
             self._inc("archiver/warc/not_modified")
         if exchange.truncated:
+            request.meta[TRUNCATED_META_KEY] = exchange.truncated
             self._inc("archiver/warc/truncated")
         return response
 
@@ -149,7 +161,9 @@ class WarcCaptureMiddleware:
         capture = request.meta.pop(CAPTURE_META_KEY, None)
         if not isinstance(capture, WireCapture):
             return None
-        exchange = exchange_from_capture(request.url, capture, [])
+        exchange = exchange_from_capture(
+            request.url, capture, [], request.meta.get(REQUISITE_META_KEY)
+        )
         reason = capture.truncated or exchange.truncated or "unspecified"
         try:
             self.archive.write_exchange(replace(exchange, truncated=reason))
@@ -162,6 +176,10 @@ class WarcCaptureMiddleware:
                 exc,
             )
             return None
+        request.meta[TRUNCATED_META_KEY] = reason
+        if reason == "length":
+            # Cut at a size cap on purpose: fetching it again would bring the same cut.
+            request.meta["dont_retry"] = True
         status = _STATUS_LINE.match(bytes(capture.received[:64]))
         self._inc("archiver/warc/responses")
         if status is not None:

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
 
+from archiver.crawler.requisites import is_requisite
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -78,7 +80,8 @@ class TrapMiddleware:
         return cls(crawler, TrapDetector(max_repeats))
 
     def _admit(self, response: Response, item: Any) -> bool:
-        if not isinstance(item, Request):
+        if not isinstance(item, Request) or is_requisite(item.meta):
+            # Requisites are never pages: they continue no chain.
             return True
         page_run = int(response.meta.get(RUN_META_KEY, 1))
         run = self.detector.run_length(response.url, page_run, item.url)

@@ -1,4 +1,5 @@
-"""Finding articles: feeds, sitemaps, links, and telling article pages from section pages.
+"""Finding articles: feeds, sitemaps, links, and telling article pages from section pages;
+and what a page needs to render (its requisites), with the limits of fetching them.
 
 Pure parsing of documents the crawler fetched; the news spider is a thin adapter over it.
 No Scrapy, no storage.
@@ -15,10 +16,24 @@ from archiver.discovery.parse import (
     parse_sitemap,
     sniff_kind,
 )
+from archiver.discovery.requisite_limits import MAX_CSS_DEPTH, RequisiteBudget, RequisitePolicy
+from archiver.discovery.requisites import (
+    Found,
+    Requisite,
+    css_requisites,
+    html_requisites,
+)
 
 __all__ = [
+    "MAX_CSS_DEPTH",
     "Entry",
+    "Found",
+    "Requisite",
+    "RequisiteBudget",
+    "RequisitePolicy",
     "analyze_html",
+    "css_requisites",
+    "html_requisites",
     "maybe_gunzip",
     "parse_date",
     "parse_feed",

@@ -44,6 +44,8 @@ class _Pending:
     length: int
     concurrent_to: str | None
     refers_to: str | None
+    # WARC-Requisite-Of of a request record: the page a requisite was fetched for.
+    requisite_of: str | None = None
 
 
 def _mime(record: Any) -> str | None:
@@ -123,6 +125,7 @@ def _scan(stream: IO[bytes], filename: str) -> Iterator[_Entry]:
             length,
             headers.get_header("WARC-Concurrent-To"),
             headers.get_header("WARC-Refers-To"),
+            headers.get_header("WARC-Requisite-Of") if rec_type == "request" else None,
         )
         if wanted:
             url = str(headers.get_header("WARC-Target-URI") or "")
@@ -151,6 +154,9 @@ def _scan(stream: IO[bytes], filename: str) -> Iterator[_Entry]:
                 and previous.offset + previous.length == offset
             ):
                 fields["req_offset"] = str(previous.offset)
+                if previous.requisite_of:
+                    # A page requisite: the page it was fetched for (docs/warc.md).
+                    fields["page"] = previous.requisite_of
             article: dict[str, str] = {}
             join_id = record_id
             if rec_type == "metadata":

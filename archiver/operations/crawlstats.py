@@ -68,6 +68,31 @@ def _errors(stats: Mapping[str, Any]) -> dict[str, int]:
     return dict(sorted(errors.items()))
 
 
+def requisite_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """What the crawl fetched of its pages' requisites (ARCHIVER_REQUISITES), and the revisit share."""
+    prefix = "archiver/requisites/"
+    fetched = _int(stats, prefix + "fetched")
+    revisits = _int(stats, prefix + "revisits")
+    return {
+        "pages": _int(stats, prefix + "pages"),
+        "requested": _int(stats, prefix + "requested"),
+        "fetched": fetched,
+        "bytes": _int(stats, prefix + "bytes"),
+        # Same payload archived before, in this crawl or an earlier one: a revisit record.
+        "revisits": revisits,
+        "revisit_share": round(revisits / fetched, 4) if fetched else 0.0,
+        "truncated": _int(stats, prefix + "truncated"),
+        "robots_refused": _int(stats, prefix + "robots_refused"),
+        "failed": _int(stats, prefix + "failed"),
+        "status_errors": _int(stats, prefix + "status_error"),
+        "not_fetched": {
+            key: _int(stats, prefix + key)
+            for key in ("over_page_count", "over_page_bytes", "over_host_cap", "over_css_depth")
+            if _int(stats, prefix + key)
+        },
+    }
+
+
 def crawl_stats(
     manifest: Mapping[str, Any], *, run_started: datetime, closing_seconds: float
 ) -> dict[str, Any]:
@@ -79,6 +104,15 @@ def crawl_stats(
     requests = _int(stats, "downloader/request_count")
     errors = _errors(stats)
     failed = sum(v for k, v in errors.items() if k.startswith("download/") or k == "http/5xx")
+    # The error rate is the pages' (and feeds', sitemaps'): a requisite that failed is
+    # counted under "requisites" and never fails its page, nor the crawl.  Requisites are
+    # tried once, so their downloads and failures are counted exactly.
+    req = "archiver/requisites/"
+    page_requests = requests - _int(stats, req + "fetched") - _int(stats, req + "failed")
+    failed -= sum(
+        _int(stats, req + k) for k in ("failed", "truncated/download_error", "status_5xx")
+    )
+    page_requests, failed = max(0, page_requests), max(0, failed)
     articles_new = _int(stats, "archiver/spider/articles") - _int(
         stats, "archiver/spider/articles_unchanged"
     )
@@ -110,13 +144,14 @@ def crawl_stats(
             "requests": requests,
         },
         "articles": articles,
+        "requisites": requisite_stats(stats),
         "bytes": {
             "warc": sum(int(f.get("size") or 0) for f in files),
             "payload": _int(stats, "archiver/warc/payload_bytes"),
             "payload_deduplicated": _int(stats, "archiver/warc/payload_bytes_deduplicated"),
         },
         "errors": errors,
-        "error_rate": round(failed / requests, 4) if requests else 0.0,
+        "error_rate": round(failed / page_requests, 4) if page_requests else 0.0,
         "uploads": {
             # False when upload was off (no bucket): no file got a storage key.
             "enabled": any(f.get("key") for f in files) if files else None,

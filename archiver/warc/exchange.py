@@ -90,3 +90,7 @@ class HttpExchange:
     ip_address: str | None
     date: datetime
     truncated: str | None = None
+    # A page requisite: the page it was fetched for, and its kind (style, font, image...);
+    # written on the request record as WARC-Requisite-Of and WARC-Resource-Type.
+    requisite_of: str | None = None
+    resource_type: str | None = None

@@ -139,6 +139,14 @@ def build_request_record(
         req_headers.append(("WARC-IP-Address", ip_address))
     if warcinfo_id:
         req_headers.append(("WARC-Warcinfo-ID", _check_value("warcinfo_id", warcinfo_id)))
+    if exchange.requisite_of:
+        req_headers.append(
+            ("WARC-Requisite-Of", _check_value("requisite_of", exchange.requisite_of))
+        )
+    if exchange.resource_type:
+        req_headers.append(
+            ("WARC-Resource-Type", _check_value("resource_type", exchange.resource_type))
+        )
     req_block = req_head + req_body
     req_headers.append(("WARC-Payload-Digest", digest(req_body, algorithm)))
     req_headers.append(("WARC-Block-Digest", digest(req_block, algorithm)))

@@ -135,3 +135,32 @@ def test_retrieval_quick() -> None:
     _finite_positive(ratios)
     # A get reads index blocks and one record, never the WARC that holds it.
     assert moved["large get warm"] * 10 < moved["large download"], moved
+
+
+def test_search_quick() -> None:
+    ratios = run_quick("search.py")
+    kinds = ("word", "phrase", "filtered")
+    expected = {f"grep p50 / {e} p50 {k}" for e in ("fts5", "tantivy") for k in kinds}
+    for engine in ("fts5", "tantivy"):
+        expected |= {
+            f"{engine} filtered p95 wall (ms)",
+            f"{engine} filtered p95 CPU (ms)",
+            f"{engine} build CPU (articles/s)",
+            f"{engine} build wall (articles/s)",
+        }
+    assert set(ratios) == expected, ratios
+    _finite_positive(ratios)
+
+
+def test_requisites_quick() -> None:
+    ratios = run_quick("requisites.py")
+    assert {
+        "WARC bytes, requisites all / none",
+        "bytes sent, requisites all / none",
+        "requests, requisites all / none",
+        "WARC bytes, second crawl / first (all)",
+    } <= set(ratios)
+    _finite_positive(ratios)
+    # Requisites cost bytes and requests; an unchanged recrawl stores them as revisits.
+    assert ratios["requests, requisites all / none"] > 1
+    assert ratios["WARC bytes, second crawl / first (all)"] < 1

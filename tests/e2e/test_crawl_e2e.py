@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.devserver.s3server import SeaweedServer
 from archiver.devserver.samplesite import EXPECTED_DIR, SampleSite, site_manifest
+from archiver.devserver.samplesite.manifest import CDN_ADDRESS, CDN_HOST
 from tests.support.crawl import PREFIX, crawl_command, run_crawl
 from tests.support.tools import free_port, pywb_bin
 
@@ -157,9 +159,12 @@ def test_every_served_url_has_a_response_whose_payload_is_what_the_server_sent(
     responses = {r["uri"]: r for r in crawled.of_type("response")}
     sent: dict[str, list[bytes]] = {}
     for s in crawled.site.sent:
-        sent.setdefault(base + s.path, []).append(s.body)
+        # Requisites come from the CDN host too (ARCHIVER_HOSTS names its address).
+        host_url = crawled.site.cdn_url if s.host == "cdn" else base
+        sent.setdefault(host_url + s.path, []).append(s.body)
     pages = site_manifest(base)
-    expected = [p for p in pages if p.kind != "private"]
+    # The tracking pixel's host refuses it in its robots.txt: never fetched.
+    expected = [p for p in pages if p.kind != "private" and not p.disallowed]
     missing = [p.url for p in expected if p.url not in responses]
     assert not missing, f"served but not archived: {missing}"
     assert f"{base}/robots.txt" in responses
@@ -181,14 +186,17 @@ def test_robots_txt_is_obeyed(crawled: Crawled) -> None:
 def test_status_lines_headers_and_encodings_are_as_transferred(crawled: Crawled) -> None:
     pages = {p.url: p for p in site_manifest(crawled.site.url)}
     responses = {r["uri"]: r for r in crawled.of_type("response")}
-    by_path = {crawled.site.url + s.path: s for s in crawled.site.sent}
+    by_path = {
+        (crawled.site.cdn_url if s.host == "cdn" else crawled.site.url) + s.path: s
+        for s in crawled.site.sent
+    }
     for url, page in pages.items():
-        if page.kind == "private":
+        if page.kind == "private" or page.disallowed:
             continue
         record = responses[url]
         sent = by_path[url]
         assert record["status_line"] == f"HTTP/1.1 {sent.status} {sent.reason}", url
-        assert record["ip"] == "127.0.0.1"
+        assert record["ip"] == ("127.0.0.2" if page.host == "cdn" else "127.0.0.1")
         if page.content_encoding == "gzip":
             assert ("Content-Encoding", "gzip") in record["http_headers"]
             assert (
@@ -210,13 +218,14 @@ def test_request_and_response_records_pair_up(crawled: Crawled) -> None:
         resp = responses[req["concurrent_to"]]
         assert req["uri"] == resp["uri"]
         assert req["date"] == resp["date"]
-        assert req["ip"] == "127.0.0.1"
+        cdn = urlsplit(req["uri"]).hostname == CDN_HOST
+        assert req["ip"] == (CDN_ADDRESS if cdn else "127.0.0.1")
         request_line = req["block"].split(b"\r\n", 1)[0].decode()
         method, target, version = request_line.split(" ")
         assert method == "GET" and version == "HTTP/1.1"
         assert resp["uri"].endswith(target)
         assert b"\r\nUser-Agent: news-archiver/" in req["block"]
-        assert b"\r\nHost: 127.0.0.1:" in req["block"]
+        assert (b"\r\nHost: cdn.sample.test:" if cdn else b"\r\nHost: 127.0.0.1:") in req["block"]
 
 
 def test_files_start_with_warcinfo_and_hold_one_gzip_member_per_record(crawled: Crawled) -> None:

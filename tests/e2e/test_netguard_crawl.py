@@ -117,11 +117,14 @@ def test_peer_check_holds_when_the_resolver_is_replaced(tmp_path: Path) -> None:
 def test_redirect_into_a_network_that_is_not_allowed_is_not_followed(
     tmp_path: Path, allowed: str
 ) -> None:
-    with SampleSite() as site:
+    # Without its CDN server, which would take 127.0.0.2 at the same port.
+    first = SampleSite()
+    first.start(cdn=False)
+    with first as site:
         base, port = site.url, site.port
         other = SampleSite()
         # The redirect points at the same port on 127.0.0.2, where this second site listens.
-        other.start(host="127.0.0.2", port=port)
+        other.start(host="127.0.0.2", port=port, cdn=False)
         try:
             proc, log = _crawl(
                 f"{base}/hostile/redirect/loopback2",

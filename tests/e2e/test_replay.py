@@ -112,8 +112,13 @@ def test_a_captured_article_is_visible_in_headless_chromium(
     first_sentence = crawl.seed["body"].split(".")[0]
     assert crawl.seed["title"] in dom
     assert first_sentence in dom
-    # Links in the replayed page point back into the archive, not to the live site.
-    assert f'href="{crawl.site_url}/' not in dom
+    # Links in the replayed page point back into the archive, not to the live site: pywb
+    # rewrites them as it serves the page. (Chromium's DOM dump is no witness for this: wombat
+    # shows scripts the original URLs, and the dump of the page's head varies from run to run.
+    # tests/e2e/test_replay_requisites.py counts the requests the browser really makes.)
+    served = _get(replay.page_url).decode()
+    assert f'href="{crawl.site_url}/' not in served
+    assert f'href="/news/cs_/{crawl.site_url}/static/css/site.css"' in served
 
 
 def test_replay_with_its_relative_defaults_from_another_directory(

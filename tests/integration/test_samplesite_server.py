@@ -133,6 +133,8 @@ def test_every_manifest_url_is_served_on_one_connection(
 ) -> None:
     first_socket = None
     for page in live_pages:
+        if page.host != "site":
+            continue  # test_cdn_serves_its_files_on_its_own_address
         response, body = get(conn, page.path)
         first_socket = first_socket or conn.sock
         assert response.status == page.status, page.path

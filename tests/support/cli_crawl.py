@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from archiver.devserver.samplesite.manifest import CDN_ADDRESS, CDN_HOST
+
 
 def archiver(*args: str, spool: Path, sites: Path, extra: tuple[str, ...] = ()) -> list[str]:
     """`python -m archiver ARGS` with this sites file and spool, delays lowered for a local site."""
@@ -14,6 +16,8 @@ def archiver(*args: str, spool: Path, sites: Path, extra: tuple[str, ...] = ()) 
         f"ARCHIVER_WARC_DIR={spool}",
         "ARCHIVER_CLEAN_WORKERS=1",
         "ARCHIVER_ALLOWED_NETWORKS=127.0.0.0/8",
+        # The sample site's CDN host (page requisites), answered without DNS.
+        f'ARCHIVER_HOSTS={{"{CDN_HOST}": "{CDN_ADDRESS}"}}',
         "AUTOTHROTTLE_START_DELAY=0.01",
         *extra,
     ):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from archiver.devserver.s3server import SeaweedServer
+from archiver.devserver.samplesite.manifest import CDN_ADDRESS, CDN_HOST
 from tests.support.paths import ROOT
 
 PREFIX = "e2e"
@@ -40,6 +41,9 @@ def crawl_command(site_url: str, spool: Path, bucket: str, endpoint: str, *extra
         # The sample site is on loopback, which the address guard refuses unless allowed.
         "-s",
         "ARCHIVER_ALLOWED_NETWORKS=127.0.0.0/8",
+        # The sample site's CDN host name, answered without DNS (on another loopback address).
+        "-s",
+        f'ARCHIVER_HOSTS={{"{CDN_HOST}": "{CDN_ADDRESS}"}}',
         *extra,
     ]
 

@@ -118,10 +118,10 @@ def _resolve(resolver: GuardedResolver, name: str) -> tuple[str | None, Exceptio
 @pytest.mark.parametrize(
     ("name", "answer", "kind"),
     [
-        ("metadata.test", "169.254.169.254", "link-local"),
-        ("intranet.test", "10.0.0.5", "private"),
-        ("router.test", "192.168.0.1", "private"),
-        ("rebind.test", "127.0.0.1", "loopback"),
+        ("metadata.example", "169.254.169.254", "link-local"),
+        ("intranet.example", "10.0.0.5", "private"),
+        ("router.example", "192.168.0.1", "private"),
+        ("rebind.example", "127.0.0.1", "loopback"),
     ],
 )
 def test_resolver_refuses_answers_outside_public_addresses(
@@ -146,8 +146,8 @@ def test_resolver_refuses_answers_outside_public_addresses(
 
 
 def test_resolver_passes_public_and_allowed_answers() -> None:
-    dnscache["public.test"] = "93.184.216.34"
-    dnscache["lab.test"] = "10.20.0.7"
+    dnscache["public.example"] = "93.184.216.34"
+    dnscache["lab.example"] = "10.20.0.7"
     try:
         resolver = GuardedResolver(
             object(),  # type: ignore[arg-type]
@@ -155,12 +155,12 @@ def test_resolver_passes_public_and_allowed_answers() -> None:
             5.0,
             AddressGuard(parse_networks(["10.20.0.0/16"])),
         )
-        assert _resolve(resolver, "public.test") == ("93.184.216.34", None)
-        assert _resolve(resolver, "lab.test") == ("10.20.0.7", None)
-        assert "public.test" not in resolver.refused
+        assert _resolve(resolver, "public.example") == ("93.184.216.34", None)
+        assert _resolve(resolver, "lab.example") == ("10.20.0.7", None)
+        assert "public.example" not in resolver.refused
     finally:
-        dnscache.pop("public.test", None)
-        dnscache.pop("lab.test", None)
+        dnscache.pop("public.example", None)
+        dnscache.pop("lab.example", None)
 
 
 # --- the connection's decision ------------------------------------------------------------
@@ -223,3 +223,18 @@ def test_urls_naming_refused_addresses_are_stopped_before_the_pool() -> None:
     guard.check_request(Request("http://93.184.216.34/"))
     assert stats["archiver/netguard/refused"] == 3
     assert stats["archiver/netguard/refused/link-local"] == 1
+
+
+def test_test_and_invalid_names_never_reach_dns_unless_archiver_hosts_maps_them() -> None:
+    # RFC 6761 names: no lookup thread, no query; an ARCHIVER_HOSTS entry answers them.
+    resolver = GuardedResolver(
+        object(),  # type: ignore[arg-type]
+        100,
+        5.0,
+        AddressGuard(parse_networks(["127.0.0.0/8"])),
+        {"cdn.sample.test": "127.0.0.2"},
+    )
+    for name in ("cdn.other.test", "news.invalid", "CDN.Other.Test."):
+        ip, error = _resolve(resolver, name)
+        assert ip is None and isinstance(error, DNSLookupError)
+    assert _resolve(resolver, "cdn.sample.test") == ("127.0.0.2", None)

@@ -20,7 +20,7 @@ from archiver.devserver.samplesite import (
     file_for_path,
     load_manifest,
 )
-from archiver.devserver.samplesite.manifest import FILE_KINDS
+from archiver.devserver.samplesite.manifest import FILE_KINDS, entry_root
 from tests.support.samplesite import (
     ARTICLES,
     KURIER_ARTICLE,
@@ -39,12 +39,15 @@ BODY_SELECTOR = {
     "metro-wire": "div.story-text > p:not(.read-more)",
     "kurier-poranny": "article.artykul div.tresc > p, article.artykul div.tresc > h2",
     "ce-herald": "article div.article-body p, article div.article-body h2",
+    "harbour-notes": "div.post div.post-text > p",
 }
 URL_PATTERN = {
     "daily-ledger": r"/news/(\d{4})/(\d{2})/(\d{2})/[a-z0-9-]+\.html",
     "metro-wire": r"/a/\d{6}-[a-z0-9-]+",
     "kurier-poranny": r"/wiadomosci/[a-z0-9-]+,id,\d+\.html",
     "ce-herald": r"/en/news/[a-z0-9-]+-\d{7}",
+    # No date, no id, at most four slug words: not an article-shaped URL (discovery.parse).
+    "harbour-notes": r"/notes/[a-z0-9]+(?:-[a-z0-9]+){0,3}",
 }
 FIRST_DAY = datetime(2026, 9, 1, tzinfo=UTC)
 LAST_DAY = datetime(2026, 11, 21, tzinfo=UTC)
@@ -79,18 +82,22 @@ def naive_text(html: str) -> str:
 def test_manifest_lists_exactly_the_files_of_the_site() -> None:
     listed = set()
     for page in OFFLINE_PAGES:
-        if page.kind in FILE_KINDS:
-            file = file_for_path(SITE_ROOT, page.path)
-            assert file is not None and file.is_file(), page.path
+        if page.kind in FILE_KINDS and not page.generated:
+            file = file_for_path(entry_root(SITE_ROOT, {"host": page.host}), page.path)
+            assert file is not None and file.is_file(), page.url
             listed.add(file.relative_to(SITE_ROOT).as_posix())
     on_disk = {
-        f.relative_to(SITE_ROOT).as_posix()
+        rel
         for f in SITE_ROOT.rglob("*")
-        if f.is_file() and not f.relative_to(SITE_ROOT).as_posix().startswith("_")
+        if f.is_file()
+        and (
+            not (rel := f.relative_to(SITE_ROOT).as_posix()).startswith("_")
+            or rel.startswith("_cdn/")
+        )
     }
     assert listed == on_disk
-    paths = [p.path for p in OFFLINE_PAGES]
-    assert len(paths) == len(set(paths)), "a path is listed twice"
+    urls = [p.url for p in OFFLINE_PAGES]
+    assert len(urls) == len(set(urls)), "a URL is listed twice"
 
 
 def test_site_has_the_promised_shape() -> None:
@@ -100,7 +107,8 @@ def test_site_has_the_promised_shape() -> None:
     assert {p.language for p in ARTICLES} == {"en", "pl"}
     kinds = {p.kind for p in OFFLINE_PAGES}
     assert kinds == {
-        "article", "section", "feed", "sitemap", "robots", "redirect", "not_found", "error", "private"
+        "article", "section", "feed", "sitemap", "robots", "redirect", "not_found", "error", "private",
+        "requisite",
     }  # fmt: skip
     for page in ARTICLES:
         assert page.published is not None and page.modified is not None
@@ -123,8 +131,14 @@ def test_article_file_matches_its_manifest_entry(page: PageInfo) -> None:
     templates = load_manifest()["templates"]
     assert soup.html is not None
     assert str(soup.html["lang"]).split("-")[0] == page.language
-    site_name = soup.find("meta", property="og:site_name")
-    assert site_name is not None and site_name["content"] == templates[page.template]["name"]
+    if page.template == "harbour-notes":
+        # No structured metadata at all: the site's name is in the masthead only.
+        assert not soup.select("meta[property], script[type='application/ld+json'], time")
+        masthead = soup.select_one("header.masthead p.site-name")
+        assert masthead is not None and masthead.get_text() == templates[page.template]["name"]
+    else:
+        site_name = soup.find("meta", property="og:site_name")
+        assert site_name is not None and site_name["content"] == templates[page.template]["name"]
     h1 = soup.find("h1")
     assert h1 is not None and h1.get_text() == page.title
     assert page.author and page.author in html
@@ -141,6 +155,16 @@ def test_article_file_matches_its_manifest_entry(page: PageInfo) -> None:
         published = soup.find("meta", property="article:published_time")["content"]  # type: ignore[index]
         modified = soup.find("meta", property="article:modified_time")["content"]  # type: ignore[index]
         byline = soup.find("span", class_="byline")
+        assert byline is not None and page.author in byline.get_text()
+    elif page.template == "harbour-notes":
+        # Only visible datelines: "Published 13 November 2026, 09:30 GMT", maybe "Updated ...".
+        datelines = " ".join(p.get_text() for p in soup.select("p.dateline"))
+        shown = [
+            datetime.strptime(d, "%d %B %Y, %H:%M").replace(tzinfo=UTC).isoformat()
+            for d in re.findall(r"\d{1,2} \w+ \d{4}, \d\d:\d\d(?= GMT)", datelines)
+        ]
+        published, modified = shown[0], shown[-1]
+        byline = soup.select_one("p.byline")
         assert byline is not None and page.author in byline.get_text()
     else:
         times = soup.select("article div.metryczka time[datetime]")
@@ -181,6 +205,10 @@ def test_each_template_carries_its_site_furniture(page: PageInfo) -> None:
         credit = soup.select_one("p.zrodlo")
         assert credit is not None and credit.get_text().startswith("Źródło zdjęć: ©")
         assert soup.select_one("article time[datetime]") is not None
+    elif page.template == "harbour-notes":
+        assert soup.select_one("div.post p.dateline") is not None
+        assert soup.select_one("div.support") is not None
+        assert len(soup.select("aside.around li a")) >= 2
     else:
         assert soup.select_one("span.category + h1") is not None
         assert "Related content" in html
@@ -314,7 +342,7 @@ def test_feeds_and_sitemaps_agree_with_the_manifest() -> None:
 
 
 def test_robots_txt_lists_sitemaps_and_disallows_private() -> None:
-    text = file_text(page_with("robots"))
+    text = file_text(page_with("robots", host="site"))
     sitemaps = re.findall(r"(?m)^Sitemap: (\S+)$", text)
     assert f"{OFFLINE_BASE}/sitemap_index.xml" in sitemaps
     assert all(s.startswith(OFFLINE_BASE + "/") for s in sitemaps)

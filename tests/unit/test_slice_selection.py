@@ -40,10 +40,11 @@ def test_select_slice_takes_the_window_and_finds_each_revisits_original() -> Non
         _line("https://other.example/f", "20260102160000", "sha1:F", 8),
     ]
     index = cast(ArchiveIndex, _LinesIndex(lines))
-    chosen = select_slice(index, "news.example", "2026-01-02", "2026-01-02")
+    # The fake index has no stored crawls whose sidecars would name page requisites.
+    chosen = select_slice(index, "news.example", "2026-01-02", "2026-01-02", with_requisites=False)
     assert [c.offset for c in chosen.captures] == [2, 4, 6], "in the window, of the domain"
     assert [c.offset for c in chosen.originals] == [1], "the revisit's original, from before"
     assert [c.offset for c in chosen.missing] == [4], "no original of /b in the index"
     assert chosen.files() == ["2026-01-01/c/x.warc.gz", "2026-01-02/c/x.warc.gz"]
     with pytest.raises(ValueError, match="after"):
-        select_slice(index, "news.example", "2026-01-03", "2026-01-02")
+        select_slice(index, "news.example", "2026-01-03", "2026-01-02", with_requisites=False)

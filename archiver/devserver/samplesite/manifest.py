@@ -20,19 +20,42 @@ EXPECTED_DIR = PACKAGE_DIR / "expected"
 MANIFEST_NAME = "_manifest.json"
 # Absolute URLs in the files are written with this placeholder; the server puts its own base URL there.
 BASE_PLACEHOLDER = "{{BASE}}"
+# Absolute URLs of the CDN host are written with this one; the servers put the CDN's base URL there.
+CDN_PLACEHOLDER = "{{CDN}}"
+# The CDN host: a second server on another loopback address, under its own host name, on the same
+# port as the site. Crawlers map the name with ARCHIVER_HOSTS, browsers with --host-resolver-rules.
+CDN_HOST = "cdn.sample.test"
+CDN_ADDRESS = "127.0.0.2"
+# Files the CDN serves live under this directory of the site root (never served by the site itself).
+CDN_DIR = "_cdn"
 
 KINDS = frozenset(
-    {"article", "section", "feed", "sitemap", "robots", "redirect", "not_found", "error", "private"}
-)
+    {
+        "article", "section", "feed", "sitemap", "robots", "redirect", "not_found", "error",
+        "private", "requisite",
+    }
+)  # fmt: skip
+# What a page needs to render, by PageInfo.requisite: the ARCHIVER_REQUISITES groups they fall in.
+REQUISITE_TYPES = frozenset({"style", "font", "image", "script", "icon"})
+HOSTS = frozenset({"site", "cdn"})
 STATUS_BY_KIND = {"redirect": 301, "not_found": 404, "error": 500}
 # Kinds whose response body is a file under the site root at the URL's own path.
-FILE_KINDS = frozenset({"article", "section", "feed", "sitemap", "robots", "private"})
+FILE_KINDS = frozenset({"article", "section", "feed", "sitemap", "robots", "private", "requisite"})
 MEDIA_TYPES = {
     ".html": "text/html",
     ".xml": "application/xml",
     ".atom": "application/atom+xml",
     ".txt": "text/plain",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".woff2": "font/woff2",
 }
+# Media types sent without a charset parameter.
+BINARY_PREFIXES = ("image/", "font/")
 ERROR_PAGES = {404: "_errors/404.html", 500: "_errors/500.html"}
 
 # Discovery channels reported in PageInfo.found_in.
@@ -76,11 +99,44 @@ class PageInfo:
     content_encoding: str | None = None
     chunked: bool = False
     found_in: frozenset[str] = field(default_factory=frozenset)
+    # "site", or "cdn" for a file of the CDN host (its url starts with the CDN's base URL).
+    host: str = "site"
+    # For kind "requisite": style, font, image, script or icon.
+    requisite: str | None = None
+    # Served by code, not from a file (the very large image).
+    generated: bool = False
+    # Refused to crawlers by its host's robots.txt (the tracking pixel).
+    disallowed: bool = False
 
     @property
     def media_type(self) -> str:
-        """Content-Type header value the server sends for this page (with charset)."""
-        return f"{self.content_type}; charset={self.charset}"
+        """Content-Type header value the server sends for this page (with charset if textual)."""
+        return header_media_type(self.content_type, self.charset)
+
+
+def header_media_type(content_type: str, charset: str) -> str:
+    """Content-Type header value: images and fonts go without a charset parameter."""
+    if content_type.startswith(BINARY_PREFIXES):
+        return content_type
+    return f"{content_type}; charset={charset}"
+
+
+def cdn_url_for(base_url: str) -> str:
+    """The CDN's base URL for a site base URL: the CDN host name on the site's port."""
+    port = urlsplit(base_url).port
+    return f"http://{CDN_HOST}" + (f":{port}" if port else "")
+
+
+def entry_root(root: Path, entry: dict[str, Any]) -> Path:
+    """Directory a manifest entry's file is served from: the site root, or its CDN directory."""
+    return root / CDN_DIR if entry.get("host") == "cdn" else root
+
+
+def substitute(data: bytes, base_url: str, cdn_url: str) -> bytes:
+    """File bytes with the {{BASE}} and {{CDN}} placeholders filled in."""
+    return data.replace(BASE_PLACEHOLDER.encode(), base_url.encode()).replace(
+        CDN_PLACEHOLDER.encode(), cdn_url.encode()
+    )
 
 
 def file_for_path(root: Path, path: str) -> Path | None:
@@ -117,6 +173,10 @@ def load_manifest(root: Path | None = None) -> dict[str, Any]:
             raise ManifestError(f"{MANIFEST_NAME}: unknown kind in {entry!r}")
         if not str(entry.get("path", "")).startswith("/"):
             raise ManifestError(f"{MANIFEST_NAME}: path must start with '/' in {entry!r}")
+        if entry.get("host", "site") not in HOSTS:
+            raise ManifestError(f"{MANIFEST_NAME}: unknown host in {entry!r}")
+        if entry["kind"] == "requisite" and entry.get("requisite") not in REQUISITE_TYPES:
+            raise ManifestError(f"{MANIFEST_NAME}: unknown requisite type in {entry!r}")
     return data
 
 
@@ -198,7 +258,7 @@ def _read_served(root: Path, path: str, base_url: str) -> bytes:
     file = file_for_path(root, path)
     if file is None:
         raise ManifestError(f"{path}: not a servable file path")
-    return file.read_bytes().replace(BASE_PLACEHOLDER.encode(), base_url.encode())
+    return substitute(file.read_bytes(), base_url, cdn_url_for(base_url))
 
 
 def discovery(entries: Iterable[dict[str, Any]], root: Path, base_url: str) -> dict[str, set[str]]:
@@ -214,6 +274,8 @@ def discovery(entries: Iterable[dict[str, Any]], root: Path, base_url: str) -> d
 
     for entry in entries:
         kind, path = entry["kind"], entry["path"]
+        if entry.get("host", "site") != "site":
+            continue  # the CDN's files link nowhere
         if kind in ("article", "section"):
             charset = entry.get("charset", "utf-8")
             collector = _LinkCollector()
@@ -233,18 +295,23 @@ def discovery(entries: Iterable[dict[str, Any]], root: Path, base_url: str) -> d
 
 
 def site_manifest(base_url: str, root: Path | None = None) -> list[PageInfo]:
-    """Every URL the site serves, with its kind and, for articles, title, dates, language, template."""
+    """Every URL the site and its CDN serve: kind, and for articles title, dates, language, template.
+
+    The CDN's URLs start with cdn_url_for(base_url), the SampleSite's cdn_url.
+    """
     site = SITE_ROOT if root is None else root
     base = base_url.rstrip("/")
+    cdn = cdn_url_for(base)
     entries = load_manifest(site)["pages"]
     found = discovery(entries, site, base)
     pages = []
     for e in entries:
         kind = e["kind"]
         location = e.get("location")
+        host = e.get("host", "site")
         pages.append(
             PageInfo(
-                url=base + e["path"],
+                url=(cdn if host == "cdn" else base) + e["path"],
                 path=e["path"],
                 kind=kind,
                 status=STATUS_BY_KIND.get(kind, 200),
@@ -259,7 +326,11 @@ def site_manifest(base_url: str, root: Path | None = None) -> list[PageInfo]:
                 location=None if location is None else base + location,
                 content_encoding=e.get("content_encoding"),
                 chunked=bool(e.get("chunked", False)),
-                found_in=frozenset(found.get(e["path"], set())),
+                found_in=frozenset(found.get(e["path"], set()) if host == "site" else ()),
+                host=host,
+                requisite=e.get("requisite"),
+                generated=bool(e.get("generated", False)),
+                disallowed=bool(e.get("disallowed", False)),
             )
         )
     return pages

@@ -20,14 +20,20 @@ from urllib.parse import unquote
 
 from archiver import __version__
 from archiver.devserver.samplesite import hostile
+from archiver.devserver.samplesite.bigimage import huge_png
 from archiver.devserver.samplesite.manifest import (
-    BASE_PLACEHOLDER,
+    CDN_ADDRESS,
+    CDN_HOST,
     ERROR_PAGES,
     SITE_ROOT,
+    cdn_url_for,
     content_type_for,
+    entry_root,
     file_for_path,
+    header_media_type,
     load_manifest,
     media_type_for_path,
+    substitute,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,6 +45,10 @@ CHUNK_SIZE = 2048
 IDLE_TIMEOUT = 30
 # Pages may change between crawls (tests edit them), so clients should revalidate soon.
 CACHE_CONTROL = "max-age=60"
+# Last-Modified of generated bodies (the very large image): 2026-09-01T00:00:00Z.
+GENERATED_MTIME = 1788220800.0
+# Times start() picks a new free port when the CDN's address has the site's port taken.
+CDN_BIND_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class SentResponse:
     body: bytes
     # True for the hostile corner's streamed bodies (huge, drip): their bytes are not kept.
     streamed: bool = False
+    # "site", or "cdn" for a response of the CDN host.
+    host: str = "site"
 
     def header(self, name: str) -> str | None:
         """First value of a response header, matched case-insensitively."""
@@ -129,11 +141,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, address: tuple[str, int], site: SampleSite, root: Path) -> None:
+    def __init__(
+        self, address: tuple[str, int], site: SampleSite, root: Path, host: str = "site"
+    ) -> None:
         self.site = site
         self.root = root
-        self.routes = {e["path"]: e for e in load_manifest(root)["pages"]}
+        # "site", or "cdn" for the CDN host's own server.
+        self.host = host
+        self.routes: dict[str, dict[str, dict[str, Any]]] = {"site": {}, "cdn": {}}
+        for entry in load_manifest(root)["pages"]:
+            self.routes[entry.get("host", "site")][entry["path"]] = entry
         self.base_url = ""
+        self.cdn_url = ""
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -191,7 +210,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routing -----------------------------------------------------------------
     def _substitute(self, data: bytes) -> bytes:
-        return data.replace(BASE_PLACEHOLDER.encode(), self.server.base_url.encode())
+        return substitute(data, self.server.base_url, self.server.cdn_url)
+
+    def _host(self) -> str:
+        """Which host a request is for: the CDN's server, or a CDN Host header, means the CDN."""
+        if self.server.host == "cdn":
+            return "cdn"
+        name = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip().lower()
+        return "cdn" if name == CDN_HOST else "site"
 
     def _error_page(self, status: int) -> _Reply:
         data = self._substitute((self.server.root / ERROR_PAGES[status]).read_bytes())
@@ -209,6 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.path.split("#", 1)[0]
         raw_path, _, query = target.partition("?")
         path = unquote(raw_path)
+        host = self._host()
+        if host == "cdn":
+            return self._cdn_route(path)
         if path.startswith(hostile.PREFIX):
             found = hostile.respond(path, self.server.base_url, host_port=self.server.server_port)
             if found is None:
@@ -216,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _Reply(
                 found.status, found.headers, found.body, stream=found.stream, length=found.length
             )
-        entry = self.server.routes.get(path)
+        entry = self.server.routes["site"].get(path)
         kind = entry["kind"] if entry else None
         if kind == "redirect":
             assert entry is not None
@@ -234,11 +263,26 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error_page(404)
         return self._file_reply(file, path, entry or {})
 
+    def _cdn_route(self, path: str) -> _Reply:
+        entry = self.server.routes["cdn"].get(path)
+        if entry is not None and entry.get("generated"):
+            return self._bytes_reply(huge_png(), GENERATED_MTIME, path, entry)
+        file = file_for_path(entry_root(self.server.root, {"host": "cdn"}), path)
+        if file is None or not file.is_file():
+            return self._error_page(404)
+        return self._file_reply(file, path, entry or {"host": "cdn"})
+
     def _file_reply(self, file: Path, path: str, entry: dict[str, Any]) -> _Reply:
-        data = self._substitute(file.read_bytes())
-        mtime = file.stat().st_mtime
-        ctype = content_type_for(entry) if entry else media_type_for_path(path)
-        headers = [("Content-Type", f"{ctype}; charset={entry.get('charset', 'utf-8')}")]
+        return self._bytes_reply(
+            self._substitute(file.read_bytes()), file.stat().st_mtime, path, entry
+        )
+
+    def _bytes_reply(self, data: bytes, mtime: float, path: str, entry: dict[str, Any]) -> _Reply:
+        ctype = content_type_for(entry) if entry.get("kind") else media_type_for_path(path)
+        headers = [("Content-Type", header_media_type(ctype, entry.get("charset", "utf-8")))]
+        if entry.get("host") == "cdn":
+            # Web fonts and scripts served cross-origin need it; real CDNs send it.
+            headers.append(("Access-Control-Allow-Origin", "*"))
         if entry.get("content_encoding") == "gzip":
             headers.append(("Vary", "Accept-Encoding"))
             if accepts_gzip(self.headers.get("Accept-Encoding")):
@@ -292,6 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
                 head=head,
                 wire_body=wire,
                 body=b"" if head_only or reply.status == 304 else reply.body,
+                host=self._host() if hasattr(self, "headers") else self.server.host,
             )
         )
         if reply.chunked:
@@ -349,39 +394,66 @@ class SampleSite:
         self._default_root = root
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._cdn_server: _Server | None = None
+        self._cdn_thread: threading.Thread | None = None
         self._sent_lock = threading.Lock()
         self.sent: list[SentResponse] = []
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, root: Path | None = None) -> None:
-        """Serve the site (root, else the constructor's root, else the bundled one) in a thread."""
+    def start(
+        self, host: str = "127.0.0.1", port: int = 0, root: Path | None = None, cdn: bool = True
+    ) -> None:
+        """Serve the site (root, else the constructor's root, else the bundled one) in a thread.
+
+        With cdn, the CDN host's server listens on CDN_ADDRESS at the same port (a wildcard host
+        needs none: it receives the CDN's requests itself and tells them by their Host header).
+        """
         if self._server is not None:
             raise RuntimeError("the sample site is already running")
         site_root = root or self._default_root or SITE_ROOT
-        server = _Server((host, port), self, site_root)
-        bound_host, bound_port = server.server_address[:2]
-        shown = "127.0.0.1" if bound_host in ("", "0.0.0.0") else str(bound_host)
+        for attempt in range(CDN_BIND_ATTEMPTS):
+            server = _Server((host, port), self, site_root)
+            bound_host, bound_port = server.server_address[:2]
+            wildcard = bound_host in ("", "0.0.0.0")
+            cdn_server = None
+            if cdn and not wildcard:
+                try:
+                    cdn_server = _Server((CDN_ADDRESS, bound_port), self, site_root, host="cdn")
+                except OSError:
+                    server.server_close()
+                    if port != 0 or attempt == CDN_BIND_ATTEMPTS - 1:
+                        raise
+                    continue
+            break
+        shown = "127.0.0.1" if wildcard else str(bound_host)
         server.base_url = f"http://{shown}:{bound_port}"
+        server.cdn_url = cdn_url_for(server.base_url)
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="samplesite",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = self._serve(server, "samplesite")
+        if cdn_server is not None:
+            cdn_server.base_url, cdn_server.cdn_url = server.base_url, server.cdn_url
+            self._cdn_server = cdn_server
+            self._cdn_thread = self._serve(cdn_server, "samplesite-cdn")
         logger.info("sample site serving %s at %s", site_root, server.base_url)
+
+    @staticmethod
+    def _serve(server: _Server, name: str) -> threading.Thread:
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True
+        )
+        thread.start()
+        return thread
 
     def stop(self) -> None:
         """Stop serving, close open connections and wait for handler threads to finish."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.wake_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
+        for server, thread in ((self._server, self._thread), (self._cdn_server, self._cdn_thread)):
+            if server is None:
+                continue
+            server.shutdown()
+            server.wake_connections()
+            server.server_close()
+            if thread is not None:
+                thread.join()
+        self._server = self._thread = self._cdn_server = self._cdn_thread = None
 
     @property
     def url(self) -> str:
@@ -389,6 +461,16 @@ class SampleSite:
         if self._server is None:
             raise RuntimeError("the sample site is not running")
         return self._server.base_url
+
+    @property
+    def cdn_url(self) -> str:
+        """Base URL of the CDN host, e.g. http://cdn.sample.test:41234 (the site's port)."""
+        return cdn_url_for(self.url)
+
+    @property
+    def hosts(self) -> dict[str, str]:
+        """Host names to map for a client: {"cdn.sample.test": "127.0.0.2"} (ARCHIVER_HOSTS)."""
+        return {CDN_HOST: CDN_ADDRESS}
 
     @property
     def port(self) -> int:
