@@ -9,6 +9,7 @@ import click
 
 from archiver import __version__
 from archiver.commands import (
+    articles,
     clean,
     crawl,
     export_wacz,
@@ -19,6 +20,8 @@ from archiver.commands import (
     ls,
     reindex,
     replay,
+    search,
+    serve,
     status,
     storage,
     upload,
@@ -59,6 +62,7 @@ def cli(ctx: click.Context, overrides: tuple[str, ...], verbose: int) -> None:
 
 
 for _module in (
+    articles,
     clean,
     crawl,
     export_wacz,
@@ -69,6 +73,8 @@ for _module in (
     ls,
     reindex,
     replay,
+    search,
+    serve,
     status,
     storage,
     upload,

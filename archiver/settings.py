@@ -59,6 +59,13 @@ DOWNLOADER_MIDDLEWARES = {
     # the response exactly as the handler produced it (still compressed, before
     # redirects and retries are acted upon).
     "archiver.crawler.middleware.WarcCaptureMiddleware": 990,
+    # Page requisites: each page's byte budget, each one's size cap, their counts; before the
+    # offsite filter, so the robots.txt of a CDN host is fetched (archiver/crawler/requisites.py).
+    "archiver.crawler.requisites.RequisiteMiddleware": 40,
+    # Scrapy's robots.txt middleware, but requests waiting for a host's robots.txt are all
+    # checked against it (archiver/crawler/robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "archiver.crawler.robots.WaitingRobotsTxtMiddleware": 100,
 }
 SPIDER_MIDDLEWARES = {
     # Stops following endless chains of same-shaped links (calendars, counters).
@@ -87,6 +94,8 @@ TWISTED_DNS_RESOLVER = "archiver.crawler.resolver.GuardedResolver"
 # --- news-archiver: network guard ----------------------------------------------
 # Non-public networks (CIDRs) the crawler may connect to; empty means public addresses only.
 ARCHIVER_ALLOWED_NETWORKS: list[str] = []
+# Host names answered without DNS, {"name": "address"} (test and demo hosts); the address guard still applies.
+ARCHIVER_HOSTS: dict[str, str] = {}
 
 # --- news-archiver: crawler traps ------------------------------------------------
 # Links continuing a chain of more than this many same-shaped pages are not followed; 0 is off.
@@ -111,6 +120,24 @@ ARCHIVER_WARC_MAX_SIZE = 1_000_000_000
 ARCHIVER_WARC_PREFIX = "news"
 # Digest algorithm for WARC-Block-Digest and WARC-Payload-Digest: sha1 (base32, the common practice) or sha256.
 ARCHIVER_WARC_DIGEST = "sha1"
+
+# --- news-archiver: page requisites (docs/warc.md) -----------------------------------
+# What pages' requisites are fetched: none, styles (CSS, fonts), images (plus images), all (plus scripts, icons, posters).
+ARCHIVER_REQUISITES = "all"
+# Fetch the requisites of every HTML page (sections too); false: article pages only.
+ARCHIVER_REQUISITES_ALL_PAGES = False
+# Of a srcset, fetch every candidate ("all") or only the largest ("largest").
+ARCHIVER_REQUISITES_SRCSET = "all"
+# A requisite larger than this is cut there and archived with WARC-Truncated: length; 0: no cap.
+ARCHIVER_REQUISITE_MAX_BYTES = 20 * 1024 * 1024
+# Requisites fetched for one page at most (stylesheets' own included); 0: no limit.
+ARCHIVER_REQUISITES_PER_PAGE = 300
+# Bytes one page's requisites may bring in all; later ones are not fetched, the last one is cut; 0: no limit.
+ARCHIVER_REQUISITE_PAGE_BYTES = 50 * 1024 * 1024
+# Requisite requests to one host per crawl at most, against requisite traps; 0: no limit. An
+# article brings about 35 with every srcset width (the sample site), so 10,000 ran out after
+# about 300 articles of one image host: this leaves room for about 3,000.
+ARCHIVER_REQUISITES_PER_HOST = 100_000
 
 # --- news-archiver: cleaning ---------------------------------------------------
 # Clean article pages into title/author/date/body items (pipelines/clean.py).
@@ -163,6 +190,20 @@ ARCHIVER_INDEX_MAX_RUNS = 16
 ARCHIVER_INDEX_CACHE_DIR = ""
 # Virtualenv for pywb (`archiver replay`), created on first use.
 ARCHIVER_REPLAY_VENV = "var/pywb-venv"
+# Where `archiver search` and `archiver serve` keep the full-text index of the article datasets.
+ARCHIVER_SEARCH_CACHE_DIR = "var/search"
+
+# --- news-archiver: `archiver serve`, the researchers' web page -------------------
+# A bearer token (also ?token=) every request to `archiver serve` must carry; empty: none asked.
+ARCHIVER_SERVE_TOKEN = ""
+# USER:HASH entries (hash from `archiver serve --hash-password`) allowed in by HTTP basic auth.
+ARCHIVER_SERVE_USERS: list[str] = []
+# Rows at most in a CSV or Parquet download of a result set.
+ARCHIVER_SERVE_MAX_ROWS = 10000
+# Captures at most in a WACZ download of a result set.
+ARCHIVER_SERVE_MAX_WACZ = 500
+# pywb's collection URL as browsers reach it behind a proxy ("" = http://127.0.0.1:PORT/news/).
+ARCHIVER_SERVE_REPLAY_URL = ""
 
 # --- news-archiver: scheduled and incremental crawls --------------------------------
 # The sites file (TOML) that `-a site=NAME` and `archiver crawl` read; see deploy/sites.example.toml.

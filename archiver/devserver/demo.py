@@ -60,6 +60,8 @@ def next_steps(workdir: Path, site_url: str, seed_url: str, crawl_id: str) -> li
         f"     {cli} export-wacz --crawl {crawl_id} -o demo.wacz",
         f"   (instead of the export line: -s ARCHIVER_S3_ENDPOINT_URL={endpoint} "
         f"-s ARCHIVER_S3_BUCKET={BUCKET} -s ARCHIVER_S3_PREFIX={PREFIX} after each command)",
+        "   and the web page for researchers (search, read, cite, replay; open the URL it prints):",
+        f"     {cli} serve",
     ]
 
 
@@ -132,6 +134,9 @@ def run(workdir: Path, *, keep: bool) -> int:
             # The address guard refuses loopback unless allowed; the sample site is on it.
             "-s",
             "ARCHIVER_ALLOWED_NETWORKS=127.0.0.0/8",
+            # The sample site's CDN host (cdn.sample.test on 127.0.0.2), named without DNS.
+            "-s",
+            f"ARCHIVER_HOSTS={json.dumps(site.hosts)}",
             "-s",
             "LOG_FILE=" + str(logs / "crawl.log"),
         ]
