@@ -94,8 +94,16 @@ def _print_table(table: pa.Table) -> None:
 
 @click.command("articles")
 @click.option("--site", metavar="HOST", help="Articles of this site (its host, www. ignored).")
-@click.option("--from", "since", metavar="DATE", help="Captured on or after this day (UTC).")
-@click.option("--to", "until", metavar="DATE", help="Captured on or before this day (UTC).")
+@click.option("--from", "since", metavar="DATE", help="On or after this day (see --by).")
+@click.option("--to", "until", metavar="DATE", help="On or before this day (see --by).")
+@click.option(
+    "--by",
+    type=click.Choice(["captured", "published"]),
+    default="captured",
+    show_default=True,
+    help="The day --from/--to judge: the capture's (UTC), or the publication's as the page "
+    "states it (the capture's for an article without one).",
+)
 @click.option("--lang", "language", metavar="CODE", help="Articles in this language (en, de...).")
 @click.option("--text", "with_text", is_flag=True, help="Also read the clean text column.")
 @click.option(
@@ -113,6 +121,7 @@ def command(
     site: str | None,
     since: str | None,
     until: str | None,
+    by: str,
     language: str | None,
     with_text: bool,
     output: Path | None,
@@ -121,10 +130,14 @@ def command(
     """Select archived articles from the crawls' article datasets (articles.parquet).
 
     Reads every dataset in ARCHIVER_S3_BUCKET by range: only the columns needed, and only
-    the row groups whose site and capture dates can match. The text is read with --text.
+    the row groups whose site and dates can match. The text is read with --text.
     """
     flt = ArticleFilter(
-        site=site, since=_day(since, "--from"), until=_day(until, "--to"), language=language
+        site=site,
+        since=_day(since, "--from"),
+        until=_day(until, "--to"),
+        language=language,
+        by="published" if by == "published" else "captured",
     )
     if flt.since and flt.until and flt.since > flt.until:
         raise ConfigurationError(f"--from {since} is after --to {until}")

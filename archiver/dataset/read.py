@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,19 +31,25 @@ _MAGIC = b"PAR1"
 # Datasets read at the same time (each read is a few ranged GETs, mostly waiting).
 READ_THREADS = 8
 # Columns the filter reads, whatever the caller asked for.
-_FILTER_COLUMNS = ("site", "captured", "language")
+_FILTER_COLUMNS = ("site", "captured", "published", "language")
 # Columns `archiver articles` reads by default: all but the text.
 DEFAULT_COLUMNS = tuple(c for c in COLUMNS if c != "text")
 
 
 @dataclass(frozen=True)
 class ArticleFilter:
-    """Which articles: of a site (www. ignored), captured between two UTC dates (inclusive)."""
+    """Which articles: of a site (www. ignored), between two dates (inclusive).
+
+    `by` "captured": the UTC day of the capture. "published": the day of publication as the
+    page states it (its own local day, the date part of `published`), else the capture's day
+    for an article without one, as the search index does.
+    """
 
     site: str | None = None
     since: date | None = None
     until: date | None = None
     language: str | None = None
+    by: Literal["captured", "published"] = "captured"
 
     @property
     def site_value(self) -> str | None:
@@ -179,12 +185,36 @@ def _may_match(stats: dict[str, Any], flt: ArticleFilter) -> bool:
     span = stats.get("site")
     if site is not None and span is not None and not span[0] <= site <= span[1]:
         return False
+    if flt.by == "published":
+        return _may_publish(stats, flt)
     captured = stats.get("captured")
     if captured is None:
         return True
     low, high = flt.low, flt.high
     return not (
         (low is not None and captured[1] < low) or (high is not None and captured[0] >= high)
+    )
+
+
+def _may_publish(stats: dict[str, Any], flt: ArticleFilter) -> bool:
+    """The published-day test on a row group: its published days, and its captured days for
+    the rows without a publication date (unknown when there are such rows but no statistics)."""
+    days: list[tuple[str, str]] = []
+    published = stats.get("published")
+    if published is None:
+        return True
+    if published[0] is not None:
+        days.append((published[0][:10], published[1][:10]))
+    if stats.get("published_nulls", 1):
+        captured = stats.get("captured")
+        if captured is None:
+            return True
+        days.append((captured[0].date().isoformat(), captured[1].date().isoformat()))
+    low = flt.since.isoformat() if flt.since else None
+    high = flt.until.isoformat() if flt.until else None
+    return any(
+        not ((low is not None and last < low) or (high is not None and first > high))
+        for first, last in days
     )
 
 
@@ -200,21 +230,41 @@ def _row_group_stats(meta: Any, index: int) -> dict[str, Any]:
             if isinstance(low, datetime) and low.tzinfo is None:
                 low, high = low.replace(tzinfo=UTC), high.replace(tzinfo=UTC)
             found[name] = (low, high)
+        elif name == "published" and stats is not None and stats.has_null_count:
+            # (None, None) when every row is null; the nulls are judged by their capture day.
+            found[name] = (stats.min, stats.max) if stats.has_min_max else (None, None)
+            found["published_nulls"] = stats.null_count
     return found
+
+
+def _day_mask(table: pa.Table, flt: ArticleFilter) -> Any:
+    """Rows whose publication day (else capture day) is within the filter's days."""
+    day = pc.coalesce(
+        pc.utf8_slice_codeunits(table["published"], 0, 10),
+        pc.strftime(table["captured"], format="%Y-%m-%d"),
+    )
+    mask = pc.is_valid(day)
+    if flt.since is not None:
+        mask = pc.and_(mask, pc.greater_equal(day, flt.since.isoformat()))
+    if flt.until is not None:
+        mask = pc.and_(mask, pc.less_equal(day, flt.until.isoformat()))
+    return mask
 
 
 def _mask(table: pa.Table, flt: ArticleFilter) -> Any:
     mask = pc.is_valid(table["site"])
     if flt.site_value is not None:
         mask = pc.and_(mask, pc.equal(table["site"], flt.site_value))
-    if flt.low is not None:
+    if flt.by == "published":
+        mask = pc.and_(mask, _day_mask(table, flt))
+    elif flt.low is not None:
         mask = pc.and_(
             mask,
             pc.greater_equal(
                 table["captured"], pa.scalar(flt.low, ARTICLE_SCHEMA.field("captured").type)
             ),
         )
-    if flt.high is not None:
+    if flt.high is not None and flt.by == "captured":
         mask = pc.and_(
             mask,
             pc.less(table["captured"], pa.scalar(flt.high, ARTICLE_SCHEMA.field("captured").type)),

@@ -24,6 +24,9 @@ from archiver.dataset import (
     write_dataset,
 )
 from archiver.dataset.build import _crawl_lines
+from archiver.dataset.read import _may_match, _row_group_stats
+from archiver.dataset.schema import writer_options
+from tests.support import search as search_rows
 from tests.support.dataset_crawl import CRAWL_ID, SITES, article_crawl
 
 
@@ -162,3 +165,30 @@ def test_captured_bounds_are_whole_utc_days(tmp_path: Path) -> None:
     day = datetime(2026, 3, 1, tzinfo=UTC).date()
     assert read_dataset(path, ArticleFilter(since=day, until=day), ["url"]).num_rows == 8
     assert read_dataset(path, ArticleFilter(until=date(2026, 2, 28)), ["url"]).num_rows == 0
+
+
+def test_by_published_takes_the_pages_own_day_else_the_capture_day(tmp_path: Path) -> None:
+    captured = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    rows = [
+        # Published late on Feb 29 in New York: already Mar 1 in UTC, Feb 29 for its readers.
+        search_rows.article(1, "a", published="2024-02-29T23:30:00-05:00", captured=captured),
+        search_rows.article(2, "b", published="2024-01-15T08:00:00Z", captured=captured),
+        search_rows.article(3, "c", published=None, captured=captured),
+        search_rows.article(4, "d", published="2024-03-01", captured=captured),
+    ]
+    path = tmp_path / "articles.parquet"
+    # One row per row group, so that the statistics decide which groups are read at all.
+    pq.write_table(search_rows.table(rows), path, row_group_size=1, **writer_options())
+
+    def urls(flt: ArticleFilter) -> list[str]:
+        return sorted(r["url"][-1] for r in read_dataset(path, flt, ["url"]).to_pylist())
+
+    feb29, mar1 = date(2024, 2, 29), date(2024, 3, 1)
+    assert urls(ArticleFilter(since=feb29, until=feb29, by="published")) == ["1"]
+    assert urls(ArticleFilter(since=mar1, until=mar1, by="published")) == ["3", "4"]
+    assert urls(ArticleFilter(until=date(2024, 1, 31), by="published")) == ["2"]
+    assert urls(ArticleFilter(since=mar1, until=mar1)) == ["1", "2", "3", "4"]
+    meta = pq.ParquetFile(path).metadata
+    january = ArticleFilter(since=date(2024, 1, 1), until=date(2024, 1, 31), by="published")
+    read = [i for i in range(meta.num_row_groups) if _may_match(_row_group_stats(meta, i), january)]
+    assert read == [1], "only the group holding the January article is read"
