@@ -199,9 +199,10 @@ class _Walker:
                 self.html.append(f'<a href="{html_lib.escape(href)}">')
         for child in tag.contents:
             if isinstance(child, Tag):
+                # <rt>/<rp> are reading aids printed above the letters, not part of the text.
                 if child.name in RUBY_TEXT:
-                    pass  # a reading aid printed above the letters, not part of the text
-                elif child.name == "br":
+                    continue
+                if child.name == "br":
                     if self.last_br:
                         self.flush()
                     elif self.parts:

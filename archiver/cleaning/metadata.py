@@ -7,9 +7,7 @@ image texts, then what the page prints (a byline). Dates are weighed in archiver
 from __future__ import annotations
 
 import functools
-import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +19,7 @@ from lxml import etree
 
 from archiver.cleaning.dates import iso_date, page_dates
 from archiver.cleaning.document import _attr, _content, _parse, _text, decode_html
+from archiver.cleaning.jsonld import jsonld_objects, read_jsonld
 from archiver.cleaning.rulebook import CompiledRules, normalize_phrase, process_rulebook
 
 __all__ = ["ARTICLE_TYPES", "extract_published", "iso_date"]
@@ -47,6 +46,8 @@ class _Meta:
 
     meta: dict[str, str] = field(default_factory=dict)
     jsonld: dict[str, Any] = field(default_factory=dict)
+    # Every ld+json script of the page, parsed (archiver.cleaning.jsonld): dates read them too.
+    jsonld_documents: list[Any] = field(default_factory=list)
     typed_article: bool = False
     captions: set[str] = field(default_factory=set)
     h1_titles: list[str] = field(default_factory=list)
@@ -56,40 +57,20 @@ class _Meta:
     times: list[tuple[str, str]] = field(default_factory=list)  # (itemprop, datetime)
 
 
-def _walk_jsonld(value: Any) -> Iterator[dict[str, Any]]:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        elif isinstance(item, dict):
-            yield item
-            graph = item.get("@graph")
-            if graph is not None:
-                stack.append(graph)
-
-
 def _jsonld_types(item: dict[str, Any]) -> set[str]:
     raw = item.get("@type", "")
     types = raw if isinstance(raw, list) else [raw]
     return {str(t).rsplit("/", 1)[-1].lower() for t in types}
 
 
-def _read_jsonld(doc: etree._Element) -> dict[str, Any]:
+def _read_jsonld(documents: list[Any]) -> dict[str, Any]:
+    """The article's JSON-LD object: the first of an article type, else the first dated one."""
     found: dict[str, Any] = {}
-    for script in doc.iter("script"):
-        if "ld+json" not in _attr(script, "type").lower() or not script.text:
-            continue
-        raw = script.text.strip().removeprefix("<![CDATA[").removesuffix("]]>").strip()
-        try:
-            data = json.loads(raw, strict=False)
-        except ValueError:
-            continue
-        for item in _walk_jsonld(data):
-            if _jsonld_types(item) & ARTICLE_TYPES:
-                return item
-            if not found and "datePublished" in item:
-                found = item
+    for item in jsonld_objects(documents):
+        if _jsonld_types(item) & ARTICLE_TYPES:
+            return item
+        if not found and "datePublished" in item:
+            found = item
     return found
 
 
@@ -126,7 +107,8 @@ def _read_metadata(doc: etree._Element, rules: CompiledRules) -> _Meta:
             title = _h1_text(el, rules)
             if title:
                 m.h1_titles.append(title)
-    m.jsonld = _read_jsonld(doc)
+    m.jsonld_documents = read_jsonld(doc)
+    m.jsonld = _read_jsonld(m.jsonld_documents)
     og_type = m.meta.get("og:type", "").lower()
     m.typed_article = bool(_jsonld_types(m.jsonld) & ARTICLE_TYPES) or og_type == "article"
     return m
@@ -348,7 +330,7 @@ def _dates(
     m: _Meta, url: str | None, doc: etree._Element, hint: str | None = None, html: str | None = None
 ) -> tuple[str | None, str | None]:
     """(published, modified): the page's date evidence weighed (archiver/cleaning/dates/)."""
-    found = page_dates(doc, url, m.meta, _language(m), hint, html=html)
+    found = page_dates(doc, url, m.meta, _language(m), hint, html=html, jsonld=m.jsonld_documents)
     return found.published, found.modified
 
 

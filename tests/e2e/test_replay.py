@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from archiver.devserver.s3server import SeaweedServer
-from tests.support.paths import ROOT
+from tests.support.replay import archiver_replay
 from tests.support.retrieval import ArchivedCrawl, archived_crawl
 from tests.support.tools import PYWB_VENV, chromium, chromium_dump_dom, pywb_bin
 
@@ -38,42 +38,9 @@ class Replay:
 
 @pytest.fixture(scope="module")
 def replay(crawl: ArchivedCrawl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
-    pywb_bin()  # built (or skipped) before the command would build it
     workdir = tmp_path_factory.mktemp("replay")
-    env = {**os.environ, **crawl.server.env()}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            *crawl.settings(),
-            "-s",
-            f"ARCHIVER_REPLAY_VENV={PYWB_VENV}",
-            "replay",
-            "--dir",
-            str(workdir),
-            "--url",
-            crawl.seed_url,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        page_url = proc.stdout.readline().strip()
-        if not url:
-            proc.wait(timeout=30)
-            pytest.fail(
-                f"archiver replay printed no URL: {proc.stderr.read() if proc.stderr else ''}"
-            )
-        yield Replay(proc, url, page_url, workdir)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with archiver_replay(crawl.settings(), crawl.server.env(), workdir, crawl.seed_url) as running:
+        yield Replay(running.proc, running.url, running.page_url, workdir)
 
 
 def _get(url: str) -> bytes:

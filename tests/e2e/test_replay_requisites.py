@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,10 @@ from archiver.devserver.s3server import SeaweedServer
 from archiver.devserver.samplesite import EXPECTED_DIR, SampleSite
 from tests.support.crawl import PREFIX, crawl_command, run_crawl
 from tests.support.paths import ROOT
+from tests.support.replay import archiver_replay
 from tests.support.replayweb import WACZ_PATH, embed_page, replayweb_node, serve_wacz
 from tests.support.screens import look, pixel_difference, side_by_side
-from tests.support.tools import PYWB_VENV, chromium, pywb_bin
+from tests.support.tools import chromium
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
@@ -125,40 +125,9 @@ class Pywb:
 
 @pytest.fixture(scope="module")
 def pywb(crawled: Crawled) -> Iterator[Pywb]:
-    pywb_bin()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            *crawled.settings(),
-            "-s",
-            f"ARCHIVER_REPLAY_VENV={PYWB_VENV}",
-            "replay",
-            "--dir",
-            str(crawled.work / "replay"),
-            "--url",
-            crawled.seed_url,
-        ],
-        cwd=ROOT,
-        env={**os.environ, **crawled.server.env()},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        page_url = proc.stdout.readline().strip()
-        if not url:
-            proc.wait(timeout=30)
-            pytest.fail(
-                f"archiver replay printed no URL: {proc.stderr.read() if proc.stderr else ''}"
-            )
-        yield Pywb(proc, url, page_url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    settings, env = crawled.settings(), crawled.server.env()
+    with archiver_replay(settings, env, crawled.work / "replay", crawled.seed_url) as running:
+        yield Pywb(running.proc, running.url, running.page_url)
 
 
 def origin(url: str) -> str:

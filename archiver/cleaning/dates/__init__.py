@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from lxml import etree
 
@@ -25,6 +26,7 @@ from archiver.cleaning.dates.evidence import (
     structured,
 )
 from archiver.cleaning.dates.parsing import DateRules, date_rules, iso_date, parse_stamp
+from archiver.cleaning.jsonld import read_jsonld
 
 __all__ = ["DateRules", "Evidence", "PageDates", "date_rules", "iso_date", "page_dates"]
 
@@ -53,14 +55,16 @@ def page_dates(
     html: str | None = None,
     today: date | None = None,
     rules: DateRules | None = None,
+    jsonld: list[Any] | None = None,
 ) -> PageDates:
     """Weigh the page's date evidence; `hint` is the feed or sitemap date the spider saw.
 
-    `html`, the page's text, is searched for ISO days when nothing else dates the page.
+    `html`, the page's text, is searched for ISO days when nothing else dates the page;
+    `jsonld` is the page's parsed JSON-LD (archiver.cleaning.jsonld), read here when not given.
     """
     rules = rules or date_rules()
     w = rules.weights
-    evidence = structured(doc, meta, rules)
+    evidence = structured(doc, meta, rules, read_jsonld(doc) if jsonld is None else jsonld)
     page_url = read_url(url)
     if page_url.day:
         evidence.append(Evidence("url", page_url.day, w["url"], raw=page_url.day.isoformat()))

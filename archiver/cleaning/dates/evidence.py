@@ -9,7 +9,6 @@ are not evidence. dates/__init__.py weighs what this module collects.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,10 @@ from archiver.cleaning.dates.parsing import (
     make_day,
     parse_stamp,
 )
+from archiver.cleaning.jsonld import jsonld_objects
+
+# Dates sit in the article object, which some sites nest as the page's main entity.
+_JSONLD_NESTED = ("@graph", "mainEntity", "mainEntityOfPage")
 
 # Class/id words of elements that may carry a date (a cheap prefilter; DateRules decides).
 _PREFILTER = re.compile(
@@ -119,27 +122,6 @@ def _evidence(kind: str, value: Any, weight: float, *, modified: bool = False) -
     return Evidence(kind, parsed, weight, None, parsed.isoformat(), modified)
 
 
-def _jsonld_items(doc: etree._Element) -> Iterator[dict[str, Any]]:
-    for script in doc.iter("script"):
-        if "ld+json" not in (script.get("type") or "").lower() or not script.text:
-            continue
-        raw = script.text.strip().removeprefix("<![CDATA[").removesuffix("]]>").strip()
-        try:
-            data = json.loads(raw, strict=False)
-        except ValueError:
-            continue
-        stack = [data]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, list):
-                stack.extend(reversed(item))
-            elif isinstance(item, dict):
-                yield item
-                for key in ("@graph", "mainEntity", "mainEntityOfPage"):
-                    if isinstance(item.get(key), list | dict):
-                        stack.append(item[key])
-
-
 def _is_article(item: dict[str, Any]) -> bool:
     raw = item.get("@type", "")
     for name in raw if isinstance(raw, list) else [raw]:
@@ -149,7 +131,9 @@ def _is_article(item: dict[str, Any]) -> bool:
     return False
 
 
-def structured(doc: etree._Element, meta: Mapping[str, str], rules: DateRules) -> list[Evidence]:
+def structured(
+    doc: etree._Element, meta: Mapping[str, str], rules: DateRules, jsonld: list[Any]
+) -> list[Evidence]:
     """Evidence from JSON-LD and <meta>: the site's own statement of its dates.
 
     Values are read as software writes them (ISO, else month first as dateutil does, which
@@ -158,7 +142,7 @@ def structured(doc: etree._Element, meta: Mapping[str, str], rules: DateRules) -
     """
     w = rules.weights
     found: list[Evidence] = []
-    for item in _jsonld_items(doc):
+    for item in jsonld_objects(jsonld, _JSONLD_NESTED):
         weight = w["jsonld_article"] if _is_article(item) else w["jsonld_other"]
         for key in ("datePublished", "dateCreated", "uploadDate"):
             ev = _evidence("jsonld", item.get(key), weight)
