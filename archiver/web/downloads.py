@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,19 +50,7 @@ def iter_hits(
     """Every hit of query, page after page, at most cap of them."""
     page, given = 1, 0
     while given < cap:
-        results = search(
-            SearchQuery(
-                text=query.text,
-                site=query.site,
-                since=query.since,
-                until=query.until,
-                language=query.language,
-                author=query.author,
-                sort=query.sort,
-                page=page,
-                per_page=MAX_PER_PAGE,
-            )
-        )
+        results = search(replace(query, page=page, per_page=MAX_PER_PAGE))
         for hit in results.hits[: cap - given]:
             yield hit
             given += 1

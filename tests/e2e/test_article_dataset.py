@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
@@ -16,13 +15,6 @@ from archiver.devserver.s3server import SeaweedServer
 from tests.support.retrieval import ArchivedCrawl, archived_crawl, run
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _index_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
-        yield
 
 
 @pytest.fixture(scope="module")
