@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import random
 import re
-import signal
 import socket
 import socketserver
 import sys
@@ -45,9 +44,10 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Self
 
+from archiver.devserver.stopsignal import StopSignal
 from bench._common import DATA, DatasetPage, load_pages
 
 PER_SECTION = 100
@@ -419,13 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.latency_ms < 0:
         parser.error("--latency-ms must not be negative")
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = StopSignal()
     site = LoopSite(
         args.pages, args.data, latency=args.latency_ms / 1000, requisites=args.requisites
     )

@@ -17,18 +17,19 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import weakref
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, TYPE_CHECKING, Self
 
 import boto3
 import click
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from archiver.devserver.stopsignal import StopSignal
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -465,13 +466,7 @@ def main(data_dir: Path, port: int, buckets: tuple[str, ...], timeout: float, pa
     data_dir.mkdir(parents=True, exist_ok=True)
     access, secret = _load_or_make_credentials(data_dir)
     server = SeaweedServer(data_dir, access_key=access, secret_key=secret, s3_port=port)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stopping = StopSignal()
     try:
         server.start(timeout=timeout)
     except SeaweedError as exc:

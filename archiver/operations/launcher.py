@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,34 +95,41 @@ def _uploads_part(uploads: dict[str, Any]) -> str:
 
 
 class CrawlChildren:
-    """The crawl processes running now, so a stop request reaches each of them once."""
+    """The crawl processes running now, so a stop request reaches each of them once.
+
+    stop() runs in a signal handler, in the main thread, between any two bytecodes, even
+    inside another stop() (a second Ctrl-C): it takes no lock, which could be held by the
+    very code it interrupted (Python's signal docs warn of that deadlock). Each process
+    gets its SIGTERM through one atomic dict.setdefault, so never twice.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._signalled: dict[int, object] = {}
         self.stopping: int | None = None
+
+    def _terminate_once(self, proc: subprocess.Popen[bytes]) -> None:
+        # Scrapy stops gracefully on the first SIGTERM (a second one forces it): send one.
+        token = object()
+        if self._signalled.setdefault(proc.pid, token) is token:
+            proc.send_signal(signal.SIGTERM)
 
     def add(self, proc: subprocess.Popen[bytes]) -> None:
         """Track a started crawl; one started after a stop request is stopped at once."""
-        with self._lock:
-            self._procs[proc.pid] = proc
-            if self.stopping is not None:
-                proc.send_signal(signal.SIGTERM)
+        self._procs[proc.pid] = proc
+        if self.stopping is not None:
+            self._terminate_once(proc)
 
     def remove(self, proc: subprocess.Popen[bytes]) -> None:
         """Forget a crawl that has ended."""
-        with self._lock:
-            self._procs.pop(proc.pid, None)
+        self._procs.pop(proc.pid, None)
 
     def stop(self, signum: int) -> None:
         """Pass a stop request (the signal this command got) on to every crawl, once."""
-        # Scrapy stops gracefully on the first SIGTERM (a second one forces it): send one.
-        with self._lock:
-            first = self.stopping is None
+        if self.stopping is None:
             self.stopping = signum
-            procs = list(self._procs.values()) if first else []
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
+        for proc in list(self._procs.values()):
+            self._terminate_once(proc)
 
 
 def _prune_logs(logs: Path) -> None:

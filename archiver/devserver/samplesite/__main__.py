@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from archiver.devserver.samplesite.server import SampleSite
+from archiver.devserver.stopsignal import StopSignal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,13 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = StopSignal()
     site = SampleSite()
     try:
         site.start(host=args.host, port=args.port, root=args.root)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import signal
 import sys
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Self
+
+from archiver.devserver.stopsignal import StopSignal
 
 _WORDS = [
     "harbour",
@@ -203,13 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each page")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = StopSignal()
     site = GeneratedSite(args.pages, fanout=args.fanout, delay=args.delay)
     site.start(port=args.port)
     try:
