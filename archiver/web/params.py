@@ -1,7 +1,7 @@
 """The search page's query string: parsed into a SearchQuery, and links that change one part.
 
 The same parameters serve the page, the JSON API and the downloads, so a search is shared by
-its URL: ?q=&site=&from=&to=&lang=&page=&sort=.
+its URL: ?q=&site=&author=&from=&to=&lang=&page=&sort=.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from archiver.search import SearchQuery
 from archiver.search.model import MAX_PER_PAGE
 
-FIELDS = ("q", "site", "lang", "from", "to", "sort", "page")
+FIELDS = ("q", "site", "author", "lang", "from", "to", "sort", "page")
 # A page number past this is refused: deep pages cost the index more and nobody reads them.
 MAX_PAGE = 1000
 
@@ -48,6 +48,7 @@ class Params:
 
     q: str = ""
     site: str = ""
+    author: str = ""
     lang: str = ""
     since: str = ""
     until: str = ""
@@ -65,6 +66,7 @@ class Params:
         return cls(
             q=get.get("q", ""),
             site=get.get("site", "").strip(),
+            author=get.get("author", "").strip(),
             lang=get.get("lang", "").strip(),
             since=get.get("from", "").strip(),
             until=get.get("to", "").strip(),
@@ -75,12 +77,14 @@ class Params:
     @property
     def searched(self) -> bool:
         """Whether anything was asked (else the page shows only the search box)."""
-        return bool(self.q.strip() or self.site or self.lang or self.since or self.until)
+        return bool(
+            self.q.strip() or self.site or self.author or self.lang or self.since or self.until
+        )
 
     @property
     def filtered(self) -> bool:
         """Whether a filter is set (the page offers to clear them)."""
-        return bool(self.site or self.lang or self.since or self.until)
+        return bool(self.site or self.author or self.lang or self.since or self.until)
 
     def query(self, *, page: int | None = None, per_page: int = 20) -> SearchQuery:
         """The SearchQuery these parameters ask for (ParamError for a bad value)."""
@@ -93,6 +97,7 @@ class Params:
         return SearchQuery(
             text=self.q,
             site=self.site or None,
+            author=self.author or None,
             since=parse_day(self.since, end=False),
             until=parse_day(self.until, end=True),
             language=self.lang or None,
@@ -106,6 +111,7 @@ class Params:
         return {
             "q": self.q,
             "site": self.site,
+            "author": self.author,
             "lang": self.lang,
             "from": self.since,
             "to": self.until,

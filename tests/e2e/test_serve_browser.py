@@ -5,7 +5,7 @@ crawl stores it with the others (WARCs, the archive index, articles.parquet). Th
 starts `archiver serve`, and a script (tests/replayweb/serve.mjs, playwright-core) searches a
 phrase of the seed article, opens it, follows the replay link into pywb, applies a site facet
 and a date range, downloads the CSV, and tries hostile queries; screenshots of the search and
-article pages go to docs/img/.
+article pages are taken, and copied to docs/img/ when ARCHIVER_UPDATE_DOC_IMAGES=1.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from tests.support.tools import PYWB_VENV, chromium, free_port, pywb_bin
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 REPLAYWEB = ROOT / "tests" / "replayweb"
-SCREENSHOTS = ROOT / "docs" / "img"
+DOCS_IMAGES = ROOT / "docs" / "img"
+UPDATE_DOCS = os.environ.get("ARCHIVER_UPDATE_DOC_IMAGES") == "1"
 HOSTILE_PATH = "a/418230-council-approves-late-night-bus-routes.html"
 HOSTILE_WORD = "Quuxplanted"
 HOSTILE_TITLE = f'{HOSTILE_WORD} <script>alert("title")</script> <img src=x onerror=alert(1)>'
@@ -174,7 +175,8 @@ def test_a_researcher_searches_reads_cites_replays_filters_and_downloads(
     served: Served, tools: tuple[str, Path], tmp_path: Path
 ) -> None:
     node, browser = tools
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = tmp_path / "shots"
+    shots.mkdir()
     seed_url = served.site_url + served.seed["url_path"]
     options = {
         "chromium": str(browser),
@@ -198,8 +200,8 @@ def test_a_researcher_searches_reads_cites_replays_filters_and_downloads(
             "a" * 10_000,
         ],
         "csvPath": str(tmp_path / "results.csv"),
-        "searchShot": str(SCREENSHOTS / "serve-search.png"),
-        "articleShot": str(SCREENSHOTS / "serve-article.png"),
+        "searchShot": str(shots / "serve-search.png"),
+        "articleShot": str(shots / "serve-article.png"),
     }
     started = time.monotonic()
     proc = subprocess.run(
@@ -277,7 +279,9 @@ def test_a_researcher_searches_reads_cites_replays_filters_and_downloads(
     assert any(a["status"] == 200 for a in seen["queries"])
 
     for shot in ("serve-search.png", "serve-article.png"):
-        assert (SCREENSHOTS / shot).stat().st_size > 10_000
+        assert (shots / shot).stat().st_size > 10_000
+        if UPDATE_DOCS:
+            shutil.copyfile(shots / shot, DOCS_IMAGES / shot)
 
 
 def test_record_and_wacz_downloads_come_from_storage(served: Served, tmp_path: Path) -> None:

@@ -128,13 +128,20 @@ def test_search_page_shows_results_with_marked_snippets_facets_and_pages(
     assert second.count('class="hit"') == 11
 
 
-def test_filters_by_site_language_and_dates(client: TestClient) -> None:
+def test_filters_by_site_author_language_and_dates(client: TestClient) -> None:
     def titles(**params: str) -> list[str]:
         body = client.get("/api/search", params={"q": "budget", **params}).json()
         return [r["title"] for r in body["results"]]
 
     assert titles(site="other.example") == ["Rain expected"]
     assert titles(lang="de") == ["Rain expected"]
+    assert titles(author="Bea") == ["Rain expected"]
+    assert titles(author="nobody here") == []
+    # The author is a field of the form, kept in the URL and cleared with the other filters.
+    page = client.get("/", params={"q": "budget", "author": "Bea"}).text
+    assert 'name="author" value="Bea"' in page
+    assert 'href="/?q=budget"' in page  # clear filters
+    assert 'href="/?q=budget&amp;author=Bea&amp;page=2"' not in page  # one page of results
     assert titles(**{"from": "2026-02-01", "to": "2026-02-28"}) == ["Rain expected"]
     assert "Rain expected" not in titles(**{"to": "2026-01"})
 
