@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from archiver.spool import CRAWL_FILE
 from tests.support.retrieval import ArchivedCrawl, archived_crawl, run
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _index_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Commands run here keep their index cache in a temporary directory, not in ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import subprocess
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from tests.support.retrieval import ArchivedCrawl, archived_crawl
 from tests.support.tools import free_port, pywb_bin, wacz_bin
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _index_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Commands run here keep their index cache in a temporary directory, not in ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
-        yield
 
 
 @pytest.fixture(scope="module")

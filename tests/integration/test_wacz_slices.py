@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,14 +39,6 @@ from archiver.warc import (
 from tests.support.tools import free_port, pywb_bin, wacz_bin
 
 pytestmark = pytest.mark.s3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _index_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Commands run here keep their index cache in a temporary directory, not in ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
-        yield
 
 
 SITE = "https://www.news.example"
