@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from w3lib.encoding import http_content_type_encoding
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
@@ -32,6 +33,8 @@ from archiver.access.records import (
     warcio_said,
 )
 from archiver.cleaning import RuleBook, clean_html, install_rulebook
+from archiver.cleaning.pagekind import judge_article
+from archiver.discovery.parse import analyze_html
 
 logger = logging.getLogger(__name__)
 
@@ -134,15 +137,22 @@ def clean_html_capture(
 ) -> dict[str, Any] | None:
     """The output line of one capture (None when it holds no article); runs in a worker.
 
-    Pool workers get the rules once, from the pool's initializer (install_rulebook).
+    The page is judged as the crawl judges it: an article by its markup (JSON-LD, og:type,
+    article:published_time, an article URL with its text) when the cleaner finds a body, or,
+    without markup, a candidate the cleaner's judgement (archiver.cleaning.pagekind) calls
+    an article; listings and other pages give no line. Pool workers get the rules once, from
+    the pool's initializer (install_rulebook).
     """
-    article = clean_html(
-        capture.payload,
-        capture.target_uri or None,
-        content_type=capture.content_type,
-        rules=rules,
+    url = capture.target_uri or None
+    page = analyze_html(
+        capture.payload, url or "", encoding=http_content_type_encoding(capture.content_type)
     )
+    if not (page.is_article or page.candidate):
+        return None
+    article = clean_html(capture.payload, url, content_type=capture.content_type, rules=rules)
     if not article.is_article:
+        return None
+    if not page.is_article and not judge_article(article).is_article:
         return None
     line: dict[str, Any] = {
         "warc_file": capture.warc_file,

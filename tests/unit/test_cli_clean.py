@@ -11,7 +11,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archiver.cli import main
+from archiver.devserver.samplesite import SITE_ROOT
 from tests.support.paths import TESTS
+from tests.support.samplesite import OFFLINE_BASE, served_bytes
 
 FIXTURES = TESTS / "fixtures" / "html"
 SEED = FIXTURES / "cedaily.kremlin-rejects-nato.html"
@@ -82,6 +84,37 @@ def test_extract_writes_one_line_per_article(tmp_path: Path, jobs: str) -> None:
     assert line["title"] == "Kremlin rejects NATO advances, insists on diplomatic hurdles"
 
 
+def test_extract_judges_pages_as_the_crawl_does(tmp_path: Path) -> None:
+    # The sample site's pages without article markup: one article, two listings that look
+    # like articles (a headline, a date, paragraphs that are teasers). The crawl makes an
+    # item of the article only; extract gives the same answer from the WARC.
+    pages = {
+        path: served_bytes(SITE_ROOT, path, OFFLINE_BASE)
+        for path in (
+            "/notes/harbour-wall-reopens",
+            "/notes/week-in-review",
+            "/notes/from-the-archive",
+        )
+    }
+    warc = tmp_path / "notes.warc.gz"
+    with warc.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for path, body in pages.items():
+            headers = StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+            )
+            writer.write_record(
+                writer.create_warc_record(
+                    OFFLINE_BASE + path, "response", payload=io.BytesIO(body), http_headers=headers
+                )
+            )
+    out = tmp_path / "items.jsonl"
+    assert main(["extract", str(warc), "-o", str(out)]) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["target_uri"] for line in lines] == [OFFLINE_BASE + "/notes/harbour-wall-reopens"]
+    assert lines[0]["title"].startswith("Harbour wall")
+
+
 def test_extract_reports_unreadable_warc(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,7 +127,8 @@ def test_extract_reports_unreadable_warc(
 PROMO_URL = "https://www.promotimes.example/harbour"
 PROMO_SITE = "[site]\nname = 'Promo Times'\ndomains = ['promotimes.example']\n[drop.shop]\nselectors = ['p.shop-box']\n"
 PROMO_PAGE = (
-    "<html><head><title>Harbour works</title></head><body><article>"
+    '<html><head><title>Harbour works</title><meta property="og:type" content="article">'
+    "</head><body><article>"
     + "".join(
         f"<p>Paragraph {i} of the harbour story, long enough to count as prose here.</p>"
         for i in range(6)
