@@ -44,7 +44,9 @@ def _first(doc: dict[str, list[Any]], name: str) -> Any:
     return values[0] if values else None
 
 
-def _hit(doc: dict[str, list[Any]], snippet_html: str = "", score: float = 0.0) -> Hit:
+def _hit(
+    doc: dict[str, list[Any]], snippet_html: str = "", score: float = 0.0, *, text: bool = False
+) -> Hit:
     return Hit(
         url=_first(doc, "url"),
         title=_first(doc, "title"),
@@ -61,6 +63,7 @@ def _hit(doc: dict[str, list[Any]], snippet_html: str = "", score: float = 0.0) 
         record_id=_first(doc, "record_id"),
         payload_digest=_first(doc, "payload_digest"),
         score=score,
+        text=(_first(doc, "text") or "") if text else None,
     )
 
 
@@ -210,7 +213,7 @@ class SearchIndex:
             for old, new in _MARKS:
                 marked = marked.replace(old, new)
             snippet = marked or _lead(_first(fields, "text") or "")
-            hits.append(_hit(fields, snippet, 0.0 if by_date else float(key)))
+            hits.append(_hit(fields, snippet, 0.0 if by_date else float(key), text=query.with_text))
         # The count is there (count=True) though tantivy's type stubs do not declare it.
         total = int(getattr(found, "count", 0) or 0)
         return SearchResults(total, hits, self._facets(searcher, full))

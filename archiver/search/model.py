@@ -34,6 +34,8 @@ class SearchQuery:
     language: str | None = None
     author: str | None = None
     sort: Literal["relevance", "date"] = "relevance"
+    # Hits carry their clean text (Hit.text), for downloads; off for pages of results.
+    with_text: bool = False
     page: int = 1
     per_page: int = 20
 
@@ -57,6 +59,7 @@ class Hit:
     record_id: str
     payload_digest: str | None
     score: float
+    text: str | None = None  # the clean text, when the query asked for it (with_text)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from archiver.index import ArchiveIndex, Capture
 from archiver.search import Hit, SearchQuery, SearchResults
 from archiver.search.model import MAX_PER_PAGE
 
-# The columns of a CSV or Parquet download, in this order (docs/for-researchers.md).
+# The columns of a CSV or Parquet download, in this order (docs/for-researchers.md); the
+# Parquet file adds TEXT_COLUMN, the clean text.
 ROW_COLUMNS = (
     "url",
     "title",
@@ -40,17 +41,22 @@ ROW_COLUMNS = (
     "record_id",
     "payload_digest",
 )
+TEXT_COLUMN = "text"
 # Spreadsheets run cells that start with these as formulas: such CSV cells get a leading '.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def iter_hits(
-    search: Callable[[SearchQuery], SearchResults], query: SearchQuery, cap: int
+    search: Callable[[SearchQuery], SearchResults],
+    query: SearchQuery,
+    cap: int,
+    *,
+    with_text: bool = False,
 ) -> Iterator[Hit]:
-    """Every hit of query, page after page, at most cap of them."""
+    """Every hit of query, page after page, at most cap of them (with their text if asked)."""
     page, given = 1, 0
     while given < cap:
-        results = search(replace(query, page=page, per_page=MAX_PER_PAGE))
+        results = search(replace(query, page=page, per_page=MAX_PER_PAGE, with_text=with_text))
         for hit in results.hits[: cap - given]:
             yield hit
             given += 1
@@ -110,13 +116,15 @@ PARQUET_SCHEMA = pa.schema(
         ("warc_length", pa.int64()),
         ("record_id", pa.string()),
         ("payload_digest", pa.string()),
+        (TEXT_COLUMN, pa.string()),
     ]
 )
 
 
 def parquet_bytes(hits: list[Hit]) -> bytes:
-    """The hits as a Parquet file (zstd), the columns of ROW_COLUMNS."""
-    table = pa.Table.from_pylist([_row(hit) for hit in hits], schema=PARQUET_SCHEMA)
+    """The hits as a Parquet file (zstd): the columns of ROW_COLUMNS and the clean text."""
+    rows = [{**_row(hit), TEXT_COLUMN: hit.text} for hit in hits]
+    table = pa.Table.from_pylist(rows, schema=PARQUET_SCHEMA)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()

@@ -22,13 +22,16 @@ from archiver.web.params import ParamError, Params
 class DownloadViews(Views):
     """Downloads of a result set: CSV, Parquet and WACZ."""
 
-    def _all_hits(self, request: Request, cap: int) -> list[Hit] | Response:
+    def _all_hits(
+        self, request: Request, cap: int, *, with_text: bool = False
+    ) -> list[Hit] | Response:
         params = Params.from_query(dict(request.query_params))
         if not params.searched:
             return self.error(request, 400, "search first: a download holds a query's results")
         try:
             query = params.query(page=1)
-            return list(downloads.iter_hits(self.search_index.search, query, cap))
+            found = downloads.iter_hits(self.search_index.search, query, cap, with_text=with_text)
+            return list(found)
         except (ParamError, SearchQueryError) as exc:
             return self.error(request, 400, str(exc))
 
@@ -44,8 +47,10 @@ class DownloadViews(Views):
         )
 
     async def download_parquet(self, request: Request) -> Response:
-        """/download.parquet?...: the query's rows (up to the cap) as Parquet."""
-        hits = await run_in_threadpool(self._all_hits, request, self.config.max_rows)
+        """/download.parquet?...: the query's rows (up to the cap) as Parquet, with the text."""
+        hits = await run_in_threadpool(
+            self._all_hits, request, self.config.max_rows, with_text=True
+        )
         if isinstance(hits, Response):
             return hits
         data = await run_in_threadpool(downloads.parquet_bytes, hits)

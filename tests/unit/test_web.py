@@ -299,6 +299,9 @@ def test_csv_and_parquet_downloads_hold_the_query_rows(client: TestClient, tmp_p
     table = pq.read_table(path)
     assert table.column("url").to_pylist() == ["https://other.example/rain.html"]
     assert table.column("authors").to_pylist() == [["Bea {Brace} & Co"]]
+    # The Parquet file carries each article's clean text; the CSV keeps to the metadata.
+    assert table.column("text").to_pylist() == ["Rain and budget worries in February."]
+    assert "text" not in rows[0]
     assert client.get("/download.csv").status_code == 400
 
 
