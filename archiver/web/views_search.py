@@ -29,7 +29,9 @@ class SearchViews(Views):
         params = Params.from_query(dict(request.query_params))
         context: dict[str, Any] = {"form": params.form(), "results": None, "error": None}
         context["active"] = params.filtered
-        context["clear_url"] = params.url(site="", author="", lang="", **{"from": "", "to": ""}, page=1)
+        context["clear_url"] = params.url(
+            site="", author="", lang="", **{"from": "", "to": ""}, page=1
+        )
         context["api_url"] = params.url("/api/search")
         if params.searched:
             try:
