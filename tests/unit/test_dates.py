@@ -123,3 +123,133 @@ def test_rules_file_must_have_twelve_months() -> None:
     data = {"months": {"xx": ["a", "b"]}}
     with pytest.raises(ValueError, match="12 entries"):
         compile_rules(data)
+
+
+# Mechanisms added for pages never seen (generalisation work on issue 16), each on a page
+# of our own making.
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "day"),
+    [
+        ("الأربعاء، 07 أكتوبر 2020 - 12:09 م", "ar", date(2020, 10, 7)),
+        ("2020. augusztus 19., 11:00", "hu", date(2020, 8, 19)),
+        ("ngày 19 tháng 8 năm 2020", "vi", date(2020, 8, 19)),
+        ("18. elokuuta 2020", "fi", date(2020, 8, 18)),
+        ("5 Οκτωβρίου 2019", "el", date(2019, 10, 5)),
+        ("14 septembrie 2019", "ro", date(2019, 9, 14)),
+        ("12 בינואר 2021", "he", date(2021, 1, 12)),
+        ("3. svibnja 2018.", "hr", date(2018, 5, 3)),
+    ],
+)
+def test_days_in_more_languages(text: str, lang: str, day: date) -> None:
+    assert [d for _, d in find_days(text, date_rules(), lang)][:1] == [day]
+
+
+def test_metadata_written_in_words_is_read() -> None:
+    page = (
+        "<html lang='ar'><head><meta property='article:published_time' "
+        "content='الخميس، 03 مارس 2022 - 09:15 ص'></head><body><h1>عنوان</h1></body></html>"
+    ).encode()
+    assert extract_published(page, "https://x.example/news/1") == "2022-03-03"
+
+
+def test_later_labels_in_more_languages_are_not_publication() -> None:
+    page = (
+        b"<html lang='de'><body><h1>Titel</h1>"
+        b"<div class='info'>Letzte \xc3\x84nderung: 14.01.2022</div>"
+        b"<p class='date'>10.01.2022</p><p>Text.</p></body></html>"
+    )
+    article = clean_html(page, "https://x.example/eintrag/7")
+    assert article.published == "2022-01-10"
+    assert article.modified == "2022-01-14"
+
+
+_TEASERS = (
+    "<ul class='list'>"
+    + "".join(
+        f"<li><h3><a href='/story-{n}'>Another story number {n}</a></h3>"
+        f"<p class='date'><time datetime='2021-11-{n}'>Nov {n}, 2021</time></p></li>"
+        for n in (20, 21, 22)
+    )
+    + "</ul>"
+)
+
+
+def test_teasers_of_other_pages_count_little() -> None:
+    page = (
+        "<html lang='en'><body><div class='story'><h1>Our story</h1>"
+        "<p>By <a href='/a/ann'>Ann</a> <time itemprop='datePublished' datetime='2021-11-02'>"
+        "Nov 2</time></p><p>Body text.</p></div>" + _TEASERS + "</body></html>"
+    ).encode()
+    assert extract_published(page, "https://x.example/our-story") == "2021-11-02"
+
+
+def test_a_listing_is_dated_by_its_first_teaser() -> None:
+    page = ("<html lang='en'><body><h1>Latest news</h1>" + _TEASERS + "</body></html>").encode()
+    assert extract_published(page, "https://x.example/news/") == "2021-11-20"
+
+
+def test_teasers_do_not_move_a_utc_stamp_to_their_day() -> None:
+    page = (
+        "<html lang='en'><head><script type='application/ld+json'>"
+        '{"@type": "WebPage", "datePublished": "2021-11-19T19:35:33+00:00"}</script></head>'
+        "<body><h1>Our story</h1><p>Body text.</p>"
+        "<ul>" + "".join(
+            f"<li><a class='title' href='/e{n}'>Event {n}</a><div class='info'>20.11.2021</div></li>"
+            for n in range(3)
+        ) + "</ul></body></html>"
+    ).encode()  # fmt: skip
+    assert (extract_published(page, "https://x.example/our-story") or "")[:10] == "2021-11-19"
+
+
+def test_an_unmarked_dateline_beside_the_headline() -> None:
+    page = (
+        b"<html lang='de'><body><div><p>02.02.2022 10:16 Uhr - Sport</p>"
+        b"<h1>Ein Spieler wechselt</h1><p>Text ohne Tag.</p></div>"
+        b"<div class='tabs'><p><small>30.01.2022 - Liga</small></p>"
+        b"<p><a href='/n/1'>Eine andere Meldung</a></p></div></body></html>"
+    )
+    assert extract_published(page, "https://x.example/n/2") == "2022-02-02"
+
+
+def test_a_footer_class_inside_the_article_is_kept() -> None:
+    page = (
+        b"<html lang='de'><head><meta name='date' content='2022-01-21T15:38:44+01:00'></head>"
+        b"<body><h1>Aktuelles</h1><div class='article'><div class='header'><h3>Im Winter</h3>"
+        b"</div><div class='footer'><time itemprop='datePublished' datetime='2022-01-27'>"
+        b"27.01.2022</time></div><p>Text.</p></div><div class='footer'>"
+        b"<span class='date'>21.01.2022</span></div></body></html>"
+    )
+    assert extract_published(page, "https://x.example/aktuelles/winter/") == "2022-01-27"
+
+
+def test_comments_date_a_page_that_nothing_else_dates() -> None:
+    page = (
+        b"<html lang='de'><body><h1>Rezepte</h1><h2>Leber mit Apfel</h2><p>Zutaten ...</p>"
+        b"<ol class='commentlist'>"
+        b"<li><small class='commentmetadata'>9. Dezember 2010 um 08:12</small><p>Lecker.</p></li>"
+        b"<li><small class='commentmetadata'>8. Dezember 2010 um 10:56</small><p>Gut.</p></li>"
+        b"</ol></body></html>"
+    )
+    assert extract_published(page, "https://x.example/rezepte/leber.htm") == "2010-12-08"
+
+
+def _republished(dateline: str) -> bytes:
+    return (
+        "<html lang='de'><head><script type='application/ld+json'>"
+        '{"@type": "NewsArticle", "datePublished": "2017-08-21T13:09:00+00:00",'
+        ' "dateModified": "2019-04-03T08:04:01+00:00"}</script></head>'
+        f"<body><h1>Sieben Berufe</h1><div class='date'>{dateline}</div><p>Text.</p>"
+        "</body></html>"
+    ).encode()
+
+
+def test_a_republished_page_is_published_on_the_day_it_shows() -> None:
+    article = clean_html(_republished("03.04.2019"), "https://x.example/a/berufe,1")
+    assert (article.published or "")[:10] == "2019-04-03"
+    assert (article.modified or "")[:10] == "2019-04-03"
+    # With an "updated" label the shown day is a later edit: the first publication stays.
+    updated = clean_html(_republished("Aktualisiert: 03.04.2019"), "https://x.example/a/b,1")
+    assert (updated.published or "")[:10] == "2017-08-21"
+    assert (updated.modified or "")[:10] == "2019-04-03"

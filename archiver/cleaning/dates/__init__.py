@@ -19,6 +19,7 @@ from lxml import etree
 
 from archiver.cleaning.dates.evidence import (
     Evidence,
+    in_comments,
     in_markup,
     in_text,
     on_page,
@@ -75,21 +76,38 @@ def page_dates(
     if not _settled(evidence):
         page, h1 = on_page(doc, rules, lang)
         evidence.extend(page)
-    if not any(e.weight >= STRONG for e in evidence if not e.modified):
+    # A teaser's date counts little, but a page that prints dates is not read as running text.
+    if not any(e.weight >= STRONG or e.teaser for e in evidence if not e.modified):
         main_article = next(h1.iterancestors("article"), None) if h1 is not None else None
         evidence.extend(in_text(doc, h1, rules, lang, main_article))
     latest = (today or date.today()) + timedelta(days=1)
     if page_url.latest:
         latest = min(latest, page_url.latest)
+    if not any(not e.modified and e.day <= latest for e in evidence):
+        evidence.extend(in_comments(doc, rules, lang, latest))
     if not any(not e.modified and e.day <= latest for e in evidence) and html is not None:
         evidence.extend(in_markup(html, w["markup"], latest))
     evidence = [e for e in evidence if e.day <= latest]
     _local_days(evidence)
     published = _weigh([e for e in evidence if not e.modified], page_url.month, w["url_month"])
     modified = _weigh([e for e in evidence if e.modified], None, 0.0)
+    if published and modified and modified.day > published.day:
+        published = _republished(evidence, published, modified)
     if published and modified and modified.day < published.day:
         modified = None
     return PageDates(_report(published), _report(modified))
+
+
+def _republished(evidence: list[Evidence], published: Evidence, modified: Evidence) -> Evidence:
+    """A republished page: the dateline printed next to the headline, with no "updated"
+    label, shows the day of the latest edit. The site presents the page as published that
+    day (readers and search engines see it), so `published` takes it."""
+    shown = next(
+        (e for e in evidence if e.kind in ("time", "dateline") and e.rank == 0
+         and not e.modified and not e.teaser),
+        None,
+    )  # fmt: skip
+    return shown if shown is not None and shown.day == modified.day else published
 
 
 def _settled(evidence: list[Evidence]) -> bool:
@@ -126,7 +144,11 @@ def _local_days(evidence: list[Evidence]) -> None:
     local = timezone(offsets.most_common(1)[0][0]) if offsets else None
     plain: dict[date, dict[str, float]] = defaultdict(dict)
     for e in evidence:
-        if e.stamp is None and e.kind not in ("text", "markup") and not e.modified and e.rank == 0:
+        if (
+            e.stamp is None
+            and e.kind not in ("text", "markup")
+            and not (e.modified or e.teaser or e.rank)
+        ):
             kinds = plain[e.day]
             kinds[e.kind] = max(kinds.get(e.kind, 0.0), e.weight)
     support = {day: sum(kinds.values()) for day, kinds in plain.items()}

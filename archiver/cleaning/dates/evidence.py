@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import zip_longest
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,11 +41,21 @@ TEXT_SCAN_LIMIT = 400  # text nodes read after the headline when nothing else da
 _TEXT_AFTER = etree.XPath(f"following::text()[normalize-space()][position() <= {TEXT_SCAN_LIMIT}]")
 # A kicker or dateline printed just above the headline.
 _TEXT_BEFORE = etree.XPath("preceding::text()[normalize-space()][position() <= 10]")
+# Outermost elements whose class or id contains one of $words ("|"-separated, lower case).
+_COMMENTS = etree.XPath(
+    "//body//*[@class or @id][re:test(concat(@class, ' ', @id), $words, 'i')]"
+    "[not(ancestor::*[re:test(concat(@class, ' ', @id), $words, 'i')])]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
+)
+COMMENT_CHARS = 4000  # text read from each comment container
+ADJACENT = 2  # text nodes just after and just before the headline read as its dateline ...
+ADJACENT_CHARS = 100  # ... when this short
 _BODY_TEXT = etree.XPath(f"(//body//text()[normalize-space()])[position() <= {TEXT_SCAN_LIMIT}]")
 _NOT_TEXT = frozenset(("script", "style", "noscript", "template"))
 _HAS_YEAR = re.compile(r"(?:19|20)\d\d")
 _MAY_BE_DAY = re.compile(r"(?:19|20)\d\d|\d\.\s?\d{1,2}\.\s?\d\d")
 _TOKENS = re.compile(r"[\s]+")
+_NOT_WORDS = frozenset(("",))  # what splitting an empty class or id leaves
 _MODIFIED_CLASS = re.compile(r"updated|modified|changed|aktualisiert", re.I)
 _PUBLISHED_CLASS = re.compile(r"published|dt-published|entry-date|dtstart|pubdate|dtreviewed", re.I)
 _WAYBACK = re.compile(r"^https?://web\.archive\.org/web/(\d{8})\d*[^/]*/(.+)$")
@@ -56,6 +67,14 @@ _URL_DAY_FIRST = re.compile(
     r"[/_-](0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-((?:19|20)\d\d)(?=[/_.-]|$)"
 )
 _URL_MONTH = re.compile(r"/((?:19|20)\d\d)/(0[1-9]|1[0-2])(?=/|$)")
+# A teaser: a heading (or a link styled as a title) that links to another page.
+_LINKED_HEADING = etree.XPath(
+    "boolean(descendant::*[self::h2 or self::h3 or self::h4 or self::h5 or self::h6"
+    " or self::a[contains(concat(' ', normalize-space(@class), ' '), ' title ')]]"
+    "[descendant-or-self::a[@href]])"
+)
+TEASER = 0.3  # the weight left to a date inside a teaser of another page
+ITEM_DEPTH = 4  # levels above a dated element searched for the teaser it belongs to
 LOOKAHEAD = 6  # dated elements read after the headline (4 and 8: same accuracy on the dev set)
 DATELINE_CHARS = 250  # longer elements are containers, not datelines ...
 DATELINE_HEAD = 80  # ... but a byline block may open with the date: its first characters count
@@ -72,6 +91,7 @@ class Evidence:
     raw: str = ""  # ISO form of the value, reported when this evidence wins
     modified: bool = False  # a later edit, not the first publication
     rank: int = 0  # visible evidence: 0 = nearest to the headline
+    teaser: bool = False  # printed in a teaser of another page (a listing's own dates)
 
 
 @dataclass
@@ -122,6 +142,18 @@ def _evidence(kind: str, value: Any, weight: float, *, modified: bool = False) -
     return Evidence(kind, parsed, weight, None, parsed.isoformat(), modified)
 
 
+def _stated(
+    kind: str, value: Any, weight: float, rules: DateRules, *, modified: bool = False
+) -> Evidence | None:
+    """A metadata value as software writes it, else as words ("07 أكتوبر 2020 - 12:09")."""
+    ev = _evidence(kind, value, weight, modified=modified)
+    if ev is None and isinstance(value, str) and len(value) <= 80:
+        ev = _first_text_day(kind, value, weight, rules, None)
+        if ev is not None:
+            ev.modified = modified
+    return ev
+
+
 def _is_article(item: dict[str, Any]) -> bool:
     raw = item.get("@type", "")
     for name in raw if isinstance(raw, list) else [raw]:
@@ -145,20 +177,20 @@ def structured(
     for item in jsonld_objects(jsonld, _JSONLD_NESTED):
         weight = w["jsonld_article"] if _is_article(item) else w["jsonld_other"]
         for key in ("datePublished", "dateCreated", "uploadDate"):
-            ev = _evidence("jsonld", item.get(key), weight)
+            ev = _stated("jsonld", item.get(key), weight, rules)
             if ev:
                 found.append(ev)
                 break
-        ev = _evidence("jsonld", item.get("dateModified"), weight, modified=True)
+        ev = _stated("jsonld", item.get("dateModified"), weight, rules, modified=True)
         if ev:
             found.append(ev)
     for key, value in meta.items():
         if key in rules.meta_published:
-            ev = _evidence("meta", value, w["meta_published"])
+            ev = _stated("meta", value, w["meta_published"], rules)
         elif key in rules.meta_generic:
-            ev = _evidence("meta_generic", value, w["meta_generic"])
+            ev = _stated("meta_generic", value, w["meta_generic"], rules)
         elif key in rules.meta_modified:
-            ev = _evidence("meta", value, w["meta_published"], modified=True)
+            ev = _stated("meta", value, w["meta_published"], rules, modified=True)
         else:
             continue
         if ev:
@@ -192,11 +224,25 @@ def excluded(
             if tag == "footer" and not any(a.tag == "article" for a in node.iterancestors()):
                 return True
             words = _class_words(node)
-            if words.strip() and any(
-                t.lower() in rules.exclude_words for t in _TOKENS.split(words)
-            ):
-                return True
+            if words.strip():
+                tokens = {t.lower() for t in _TOKENS.split(words)}
+                if not tokens.isdisjoint(rules.exclude_words) and not (
+                    tokens <= rules.footer_words | _NOT_WORDS and _in_article(node, rules)
+                ):
+                    return True
         node = node.getparent()
+    return False
+
+
+def _in_article(node: etree._Element, rules: DateRules) -> bool:
+    """Whether node sits in an article: <article>, an Article-like itemtype or class."""
+    for a in node.iterancestors():
+        itemtype = a.get("itemtype") or ""
+        if a.tag == "article" or "Article" in itemtype or "Posting" in itemtype:
+            return True
+        cls = a.get("class")
+        if cls and not rules.article_classes.isdisjoint(cls.lower().split()):
+            return True
     return False
 
 
@@ -276,6 +322,11 @@ def on_page(
         new = _element_evidence(el, rules, lang)
         if not new or excluded(el, rules, main_article, keep):
             continue
+        if keep and _other_item(el, keep):
+            # A teaser's date dates another page; on a listing it is all there is.
+            for ev in new:
+                ev.weight *= TEASER
+                ev.teaser = True
         for ev in new:
             # What is printed (<time>, datelines) is ranked as one list.
             group = "printed" if ev.kind in ("time", "dateline") else ev.kind
@@ -298,6 +349,19 @@ def on_page(
                 ev.weight *= 0.5
             found.append(ev)
     return found, h1
+
+
+def _other_item(el: etree._Element, keep: frozenset[etree._Element]) -> bool:
+    """Whether el belongs to a teaser of another page: a container near it, outside the
+    headline's, holds a linked heading (<h3><a href>...</a></h3>, <a class="title">)."""
+    node: etree._Element | None = el
+    for _ in range(ITEM_DEPTH):
+        if node is None or node in keep:
+            return False
+        if _LINKED_HEADING(node):
+            return True
+        node = node.getparent()
+    return False
 
 
 def headline_ancestors(h1: etree._Element | None) -> frozenset[etree._Element]:
@@ -377,15 +441,19 @@ def in_text(
     if h1 is not None:
         before, after = _TEXT_BEFORE(h1), _TEXT_AFTER(h1)
         assert isinstance(before, list) and isinstance(after, list)
-        nodes = after + before
+        # The text just below or just above the headline first, nearest first: a dateline
+        # without a class.
+        near = [n for pair in zip_longest(after[:ADJACENT], before[-ADJACENT:][::-1]) for n in pair]
+        nodes = [n for n in near if n is not None] + after[ADJACENT:] + before[:-ADJACENT]
+        beside = set(range(len(nodes) - len(after[ADJACENT:]) - len(before[:-ADJACENT])))
     else:
         body = _BODY_TEXT(doc)
         assert isinstance(body, list)
-        nodes = body
+        nodes, beside = body, set()
     keep = headline_ancestors(h1)
     found: list[Evidence] = []
     previous = ""
-    for node in nodes:
+    for index, node in enumerate(nodes):
         text = str(node)
         if not _HAS_YEAR.search(text):
             previous = text
@@ -395,14 +463,41 @@ def in_text(
             previous = text
             continue
         joined = previous[-40:] + " " + text
+        # (not a marked-up value: on_page read those, a dateModified among them)
+        dateline = (
+            index in beside and len(text.strip()) <= ADJACENT_CHARS and not parent.get("itemprop")
+        )
         for day, later, labelled in _days_in(joined, rules, lang):
             kind, weight = ("labelled", w["labelled"]) if labelled else ("text", w["text"])
+            if dateline and not found:
+                kind, weight = "dateline", w["dateline"]
             if not found or labelled:
                 found.append(Evidence(kind, day, weight, raw=day.isoformat(), modified=later))
         previous = text
         if len(found) >= 3:
             break
     return found
+
+
+def in_comments(
+    doc: etree._Element, rules: DateRules, lang: str | None, latest: date
+) -> list[Evidence]:
+    """When nothing else dates the page: the first comment's day (the page is older).
+
+    Comments are the containers whose class or id holds a word of [regions].comments; the
+    earliest day printed in them, up to `latest`, is the evidence.
+    """
+    days: list[date] = []
+    found = _COMMENTS(doc, words=rules.comment_words)
+    assert isinstance(found, list)
+    for el in found:
+        assert isinstance(el, etree._Element)
+        text = _element_text(el, COMMENT_CHARS, COMMENT_CHARS)
+        days.extend(day for _, day in find_days(text or "", rules, lang) if day <= latest)
+    if not days:
+        return []
+    day = min(days)
+    return [Evidence("comment", day, rules.weights["comment"], raw=day.isoformat())]
 
 
 # Last-resort patterns, tried in turn: an ISO day outside URLs, a dotted day, then an ISO

@@ -33,6 +33,9 @@ class DateRules:
     meta_modified: frozenset[str]
     exclude_words: frozenset[str]
     exclude_tags: frozenset[str]
+    footer_words: frozenset[str]
+    article_classes: frozenset[str]
+    comment_words: str  # a regex alternation of [regions].comments
     dateline_class: re.Pattern[str]
     published_label: re.Pattern[str]
     modified_label: re.Pattern[str]
@@ -73,6 +76,9 @@ def compile_rules(data: Mapping[str, Any]) -> DateRules:
         meta_modified=frozenset(k.lower() for k in data["meta"]["modified"]),
         exclude_words=frozenset(w.lower() for w in data["regions"]["exclude"]),
         exclude_tags=frozenset(data["regions"]["tags"]),
+        footer_words=frozenset(w.lower() for w in data["regions"]["footer"]),
+        article_classes=frozenset(w.lower() for w in data["regions"]["article_classes"]),
+        comment_words="|".join(re.escape(w.lower()) for w in data["regions"]["comments"]),
         dateline_class=_words_regex(dateline["classes"]),
         published_label=_words_regex(dateline["published_labels"], at_end=True),
         modified_label=_words_regex(dateline["modified_labels"], at_end=True),
