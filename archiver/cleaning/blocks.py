@@ -137,6 +137,8 @@ class _Walker:
         if self.kind == "pre":
             text = raw.strip("\n")
             html = "".join(self.html).strip("\n")
+            if not text.strip():
+                text = ""
         else:
             lines = [" ".join(line.split()) for line in raw.split("\n")]
             text = "\n".join(line for line in lines if line)
@@ -158,7 +160,9 @@ class _Walker:
             text = _SPACES.sub(" ", text)
             if text == " " and not self.parts:
                 return
-        elif not text.strip():
+        elif not self.parts and not text.strip():
+            # Inside <pre> the spaces between highlighted tokens are the code's own
+            # ("import</span> <span>os"); only whitespace before the first text goes.
             return
         if text.strip():
             self.last_br = False
@@ -302,7 +306,11 @@ def _choose(walker: _Walker, specific: int, title_key: str = "") -> list[tuple[i
         if len(outer) == 1:
             top = outer[0]
             around = top is not best and top.start <= best.start and best.end <= top.end
-            if around and prefix[top.end] - prefix[top.start] < 0.9 * best_value:
+            if (
+                around
+                and prefix[top.end] - prefix[top.start] < 0.9 * best_value
+                and total < 2 * best_good
+            ):
                 continue
         ranges = [(n.start, n.end) for n in outer]
         if best.start <= ranges[0][0] and ranges[-1][1] <= best.end:

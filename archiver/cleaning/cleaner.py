@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,14 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from archiver.cleaning.blocks import _Block, _choose, _enclosing_prose, _Walker, _with_lead
-from archiver.cleaning.document import _absolute, _parse, count_words, decode_html, visible
+from archiver.cleaning.document import (
+    _absolute,
+    _parse,
+    count_prose_words,
+    count_words,
+    decode_html,
+    visible,
+)
 from archiver.cleaning.filters import _filter
 from archiver.cleaning.metadata import (
     _dates,
@@ -167,11 +175,21 @@ def _clean(
     if reason is not None:
         article.reason = reason
         return article
-    article.body = _render_text(blocks)
-    article.body_html = _render_html(blocks)
+    article.body = _nfc(_render_text(blocks))
+    article.body_html = _nfc(_render_html(blocks))
     article.word_count = count_words(article.body)
     article.is_article = True
     return article
+
+
+def _nfc(text: str) -> str:
+    """Text in Unicode's composed form (NFC): one spelling for letters a page may write two ways.
+
+    "e" and a combining accent become "é"; letters that NFC decomposes (Bengali "য়"
+    U+09DF, CJK compatibility ideographs) take their canonical spelling, as search
+    indexes and other extractors write them.
+    """
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 LISTING = "a list of links to other pages (section or index page), not an article"
@@ -198,7 +216,7 @@ def _body(
     ranges = _with_lead(_choose(walker, rules.content_specific, title_key), walker, title_key)
     chosen = [b for start, end in ranges for b in walker.blocks[start:end]]
     blocks = _filter(chosen, rules, m, article.title)
-    words = sum(count_words(b.text) for b in blocks)
+    words = sum(count_prose_words(b.text) for b in blocks)
     needed = MIN_WORDS_TYPED if m.typed_article else MIN_WORDS_UNTYPED
     if not m.typed_article and _listing(chosen):
         return LISTING, []
@@ -210,9 +228,9 @@ def _body(
             if not m.typed_article and _listing(whole):
                 break
             kept = _filter([walker.blocks[i] for i in plain], rules, m, article.title)
-            if sum(count_words(b.text) for b in kept) >= needed:
+            if sum(count_prose_words(b.text) for b in kept) >= needed:
                 blocks = kept
-                words = sum(count_words(b.text) for b in blocks)
+                words = sum(count_prose_words(b.text) for b in blocks)
                 break
     if words < needed:
         return f"no article body found ({words} words of text at best, {needed} needed)", []

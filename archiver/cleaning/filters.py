@@ -18,6 +18,8 @@ def _heading_hit(key: str, rules: CompiledRules) -> bool:
     return key.startswith(rules.heading_starts)
 
 
+# The desk's signature under a story: author initials and agencies ("aja/PAP", "(dr/dpa)").
+_SIGNATURE = re.compile(r"^\(?[^\W\d_]{1,5}(?:/[^\W\d_]{1,5})+\)?$")
 # A count printed with a comment heading: "3 Comments", "Kommentare (12)", "Comments: 4".
 _COUNT = re.compile(r"^\d+\s+|\s*[(\[]?\d+[)\]]?$")
 
@@ -41,7 +43,10 @@ def _filter(
         key = normalize_phrase(block.text)
         short = block.chars < SHORT_BLOCK_CHARS
         if skipping:
-            if block.link_density > LINK_DENSE or (block.kind == "li" and block.links):
+            # A box's items open with their link (a headline, then maybe a blurb); an item
+            # that only cites a link in its own sentence is a list of the story's own.
+            teaser_item = block.kind == "li" and block.html.startswith("<a ")
+            if block.link_density > LINK_DENSE or teaser_item:
                 continue
             if block.chars < GOOD_BLOCK_CHARS and not block.kind.startswith("h"):
                 continue
@@ -73,9 +78,15 @@ def _filter(
             continue
         if short and rules.block_mention is not None and rules.block_mention.search(low):
             continue
+        if short and "|" in low and _meta_bar(low, rules):
+            continue
+        if block.chars <= 24 and block.kind == "p" and _SIGNATURE.match(block.text):
+            continue
+        if short and rules.block_suffix is not None and rules.block_suffix.search(low):
+            continue
         if block.kind == "p" and (block.link_density >= 0.9 or block.only_links):
             continue
-        if block.chars < 100 and _furniture(block.text, rules, m.html_lang):
+        if block.chars < 100 and _furniture(block.text, rules, m.html_lang, block.wrap):
             continue
         if block.chars >= 20 and len(out) - seen.get(key, -DUP_WINDOW - 1) <= DUP_WINDOW:
             continue
@@ -85,9 +96,30 @@ def _filter(
     return _drop_link_lists(out)
 
 
-def _furniture(text: str, rules: CompiledRules, lang: str) -> bool:
-    """A byline ("By A and B") or a bare date/time line printed above or below the story."""
+def _meta_bar(low: str, rules: CompiledRules) -> bool:
+    """A bar of page furniture written with pipes ("Comments feed | Comments closed | Print").
+
+    One of its parts is a label, a comment heading or a tag/caption prefix ("Tags: ...").
+    """
+    parts = [part.strip() for part in low.split("|")]
+    for part in parts:
+        key = normalize_phrase(part)
+        if key in rules.labels or key in rules.endings or _COUNT.sub("", key) in rules.endings:
+            return True
+        if rules.block_prefix is not None and rules.block_prefix.match(part):
+            return True
+    return False
+
+
+def _furniture(text: str, rules: CompiledRules, lang: str, wrap: tuple[str, ...] = ()) -> bool:
+    """A byline ("By A and B") or a bare date/time line printed above or below the story.
+
+    Not inside a quotation: "- Name (@name) May 4, 2021" signs an embedded post the
+    story quotes, and a quoted letter's date is the letter's.
+    """
     if text.endswith((".", "!", "?", "\u201d", '"')) and not _HAS_TIME.search(text[-12:]):
+        return False
+    if any(w.startswith("blockquote#") for w in wrap):
         return False
     match = rules.author_prefix.match(text.lower()) if rules.author_prefix else None
     if match and text[match.end() :].strip()[:1].isupper():

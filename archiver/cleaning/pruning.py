@@ -13,6 +13,7 @@ from archiver.cleaning.tuning import (
     CORE_CANDIDATES,
     CORE_PENALTY,
     GOOD_BLOCK_CHARS,
+    ITEM_SIBLINGS,
     PROTECT_SHARE,
     SPARE_CHARS,
 )
@@ -55,6 +56,12 @@ def _core(body: etree._Element, rules: CompiledRules) -> etree._Element | None:
         else:
             own = (el.text or "").strip()
             size = len(own) + sum(len((c.tail or "").strip()) for c in el)
+            if (
+                size
+                and _LETTER.search(own) is None
+                and not any(_LETTER.search(c.tail or "") for c in el)
+            ):
+                continue  # a strip of minutes or scores ("95' 88' 81'") is no prose
         if size < 25:  # a label, a date or a button's text says nothing about where prose is
             continue
         parent = el.getparent() if el.tag in ("p", "pre") else el
@@ -80,6 +87,33 @@ def _core(body: etree._Element, rules: CompiledRules) -> etree._Element | None:
         if value > best_value:
             best, best_value = el, value
     return best
+
+
+def _items_like(core: etree._Element) -> list[etree._Element]:
+    """The entries of a feed the core is one of: a live ticker's or a post list's items.
+
+    When the core (or the element around it) is one of at least ITEM_SIBLINGS siblings of the
+    same tag and first class word, the story is the run of them (a live ticker's minutes, named like
+    comments), not its longest entry.
+    """
+    unit: etree._Element | None = core
+    for _ in range(2):
+        if unit is None:
+            break
+        parent = unit.getparent()
+        cls = (unit.get("class") or "").split()
+        if parent is not None and cls:
+            # The first class word names the kind of entry; the others vary ("left", "green").
+            kind = cls[0]
+            items = [
+                c
+                for c in parent
+                if c.tag == unit.tag and (c.get("class") or "").split()[:1] == [kind]
+            ]
+            if len(items) >= ITEM_SIBLINGS:
+                return items
+        unit = parent
+    return []
 
 
 def _paragraph_chars(el: etree._Element) -> int:
@@ -122,6 +156,9 @@ def _prune(doc: etree._Element, rules: CompiledRules, protect: bool = False) -> 
     selected = selectors.complex_matches(body)
     core = _core(body, rules) if protect else None
     protected = set() if core is None else {core, *core.iterancestors()}
+    if core is not None:
+        for item in _items_like(core):
+            protected.update(item.iter())
     positive, negative = rules.positive_class, rules.negative_class
     lead_class = rules.lead_class
     # Top-down, so that nothing inside a dropped element is looked at.
@@ -146,6 +183,8 @@ def _prune(doc: etree._Element, rules: CompiledRules, protect: bool = False) -> 
                 )
                 and el not in protected
             ) or (selectors.match(el) is not None or el in selected)
+            if not doomed and tag == "div" and len(el) and _dialog(el):
+                doomed = el not in protected
             if doomed and not spared(el, measure(el)):
                 if lead_class is not None:
                     stack.extend(_rescue_lead(el, lead_class))
@@ -169,6 +208,25 @@ def _prune(doc: etree._Element, rules: CompiledRules, protect: bool = False) -> 
             if rank is not None:
                 el.set("data-cr", str(rank))
     return body
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_CLOSE = re.compile(r"(?:^|[\s_-])close(?:$|[\s_-])")
+
+
+def _dialog(el: etree._Element) -> bool:
+    """A box that opens with its own close button: a dialog or pop-up laid over the page.
+
+    Such boxes (delivery terms, a sign-up form, a notice) are printed in the page and shown
+    on a click; the button is a short element whose class says "close".
+    """
+    first = el[0]
+    if not isinstance(first.tag, str):
+        return False
+    cls = first.get("class")
+    if not cls or "close" not in cls.lower():
+        return False
+    return _CLOSE.search(cls.lower()) is not None and len(_text(first)) < 20
 
 
 def _prose_header(el: etree._Element) -> bool:

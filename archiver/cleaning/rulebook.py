@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cssselect import HTMLTranslator, SelectorError, parse
-from cssselect.parser import Attrib, Class, Element, Hash, Tree
+from cssselect import SelectorError
 from lxml import etree
+
+from archiver.cleaning.selectors import SelectorMatcher, css_xpath
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ GENERIC_FILE = "generic.toml"
 SITE_GLOB = "site-*.toml"
 # Every phrase table of the generic rules must cover these languages.
 REQUIRED_LANGUAGES = ("en", "de", "pl", "fr", "es")
-PHRASE_KINDS = ("headings", "prefixes", "labels", "mentions", "endings")
+PHRASE_KINDS = ("headings", "prefixes", "labels", "mentions", "endings", "suffixes")
 LIST_KINDS = ("tags", "class_keywords", "selectors")
 DROP_KEYS = frozenset(
     ("description", "unconditional", "spare_without_links", *LIST_KINDS, *PHRASE_KINDS)
@@ -64,6 +65,7 @@ class DropGroup:
     labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     mentions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     endings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    suffixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def phrases(self, kind: str) -> list[str]:
         """All phrases of one kind (headings, prefixes or labels), every language."""
@@ -149,6 +151,7 @@ def _drop_group(name: str, raw: Any, where: str) -> DropGroup:
         labels=phrases.get("labels", {}),
         mentions=phrases.get("mentions", {}),
         endings=phrases.get("endings", {}),
+        suffixes=phrases.get("suffixes", {}),
     )
     if not any(lists.values()) and not any(phrases.values()):
         raise RuleError(f"{where}: [drop.{name}] has no rules (an empty group is an error)")
@@ -244,10 +247,9 @@ def _check_generic(source: RuleSource) -> None:
         raise RuleError(f"{where} dates.months: no {', '.join(missing_months)}")
 
 
-@functools.lru_cache(maxsize=512)
 def _selector_xpath(selector: str, where: str = "") -> str:
     try:
-        return str(HTMLTranslator().css_to_xpath(selector, prefix="descendant-or-self::"))
+        return css_xpath(selector)
     except SelectorError as exc:
         raise RuleError(f"{where}: bad CSS selector {selector!r}: {exc}") from None
 
@@ -275,11 +277,13 @@ def keyword_regex(keywords: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?:^|[\s_-])(?:" + "|".join(alternatives) + r")(?=$|[\s_-])")
 
 
-def _mention_regex(phrases: Iterable[str]) -> re.Pattern[str] | None:
+def _mention_regex(
+    phrases: Iterable[str], before: str = r"(?<!\w)", after: str = r"(?!\w)"
+) -> re.Pattern[str] | None:
     words = sorted({" ".join(p.lower().split()) for p in phrases}, key=len, reverse=True)
     if not words:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
+    return re.compile(before + "(?:" + "|".join(re.escape(w) for w in words) + ")" + after)
 
 
 def _prefix_regex(prefixes: Iterable[str]) -> re.Pattern[str] | None:
@@ -299,138 +303,6 @@ def _prefix_regex(prefixes: Iterable[str]) -> re.Pattern[str] | None:
 
 
 @dataclass(frozen=True)
-class SimpleSelector:
-    """A CSS compound selector (tag, classes, id, attribute tests) checked without XPath."""
-
-    tag: str | None = None
-    classes: frozenset[str] = frozenset()
-    ident: str | None = None
-    attrs: tuple[tuple[str, str, str], ...] = ()
-
-    def matches(self, el: etree._Element) -> bool:
-        """Whether the element satisfies every part of the selector."""
-        if self.tag is not None and el.tag != self.tag:
-            return False
-        if self.ident is not None and el.get("id") != self.ident:
-            return False
-        if self.classes and not self.classes <= set((el.get("class") or "").split()):
-            return False
-        for name, op, value in self.attrs:
-            actual = el.get(name)
-            if actual is None:
-                return False
-            if op == "=" and actual != value:
-                return False
-            if op == "*=" and value not in actual:
-                return False
-            if op == "^=" and not actual.startswith(value):
-                return False
-            if op == "$=" and not actual.endswith(value):
-                return False
-            if op == "~=" and value not in actual.split():
-                return False
-        return True
-
-
-def _simple(tree: Tree) -> SimpleSelector | None:
-    """The selector as a SimpleSelector, or None when it needs XPath (combinators, pseudos)."""
-    classes: set[str] = set()
-    attrs: list[tuple[str, str, str]] = []
-    ident: str | None = None
-    node: Any = tree
-    while not isinstance(node, Element):
-        if isinstance(node, Class):
-            classes.add(node.class_name)
-        elif isinstance(node, Hash):
-            ident = node.id
-        elif isinstance(node, Attrib) and node.namespace is None:
-            if node.operator not in ("exists", "=", "*=", "^=", "$=", "~="):
-                return None
-            value = "" if node.value is None else str(node.value.value)
-            attrs.append((node.attrib.lower(), node.operator, value))
-        else:
-            return None
-        node = node.selector
-    if node.namespace is not None:
-        return None
-    tag = None if node.element in (None, "*") else str(node.element).lower()
-    return SimpleSelector(tag, frozenset(classes), ident, tuple(attrs))
-
-
-class SelectorMatcher:
-    """An ordered list of CSS selectors; simple ones are checked in Python, per element."""
-
-    def __init__(self, selectors: Iterable[str]) -> None:
-        self.selectors = tuple(dict.fromkeys(selectors))
-        self._by_class: dict[str, list[tuple[int, SimpleSelector]]] = {}
-        self._by_tag: dict[str, list[tuple[int, SimpleSelector]]] = {}
-        self._by_id: dict[str, list[tuple[int, SimpleSelector]]] = {}
-        self._by_attr: dict[str, list[tuple[int, SimpleSelector]]] = {}
-        self.complex: list[tuple[int, etree.XPath]] = []
-        for index, css in enumerate(self.selectors):
-            parsed = parse(css)
-            for sel in parsed:
-                simple = None if sel.pseudo_element else _simple(sel.parsed_tree)
-                if simple is None:
-                    self.complex.append((index, etree.XPath(_selector_xpath(css))))
-                    break
-                # Indexed by the cheapest thing to look up first.
-                if simple.classes:
-                    key = min(simple.classes)
-                    self._by_class.setdefault(key, []).append((index, simple))
-                elif simple.ident is not None:
-                    self._by_id.setdefault(simple.ident, []).append((index, simple))
-                elif simple.attrs:
-                    name = simple.attrs[0][0]
-                    self._by_attr.setdefault(name, []).append((index, simple))
-                elif simple.tag is not None:
-                    self._by_tag.setdefault(simple.tag, []).append((index, simple))
-                else:
-                    self._by_tag.setdefault("*", []).append((index, simple))
-        self._attr_names = tuple(self._by_attr)
-
-    def __bool__(self) -> bool:
-        return bool(self.selectors)
-
-    def match(self, el: etree._Element) -> int | None:
-        """Index of the first simple selector the element matches, or None."""
-        found: int | None = None
-        candidates: list[tuple[int, SimpleSelector]] = []
-        if self._by_class:
-            cls = el.get("class")
-            if cls:
-                for token in cls.split():
-                    candidates.extend(self._by_class.get(token, ()))
-        if self._by_id:
-            ident = el.get("id")
-            if ident:
-                candidates.extend(self._by_id.get(ident, ()))
-        for name in self._attr_names:
-            if el.get(name) is not None:
-                candidates.extend(self._by_attr[name])
-        if self._by_tag:
-            tag = el.tag
-            if isinstance(tag, str):
-                candidates.extend(self._by_tag.get(tag, ()))
-            candidates.extend(self._by_tag.get("*", ()))
-        for index, simple in candidates:
-            if (found is None or index < found) and simple.matches(el):
-                found = index
-        return found
-
-    def complex_matches(self, root: etree._Element) -> dict[etree._Element, int]:
-        """Elements under root matched by the selectors that need XPath, with their index."""
-        out: dict[etree._Element, int] = {}
-        for index, xpath in self.complex:
-            found = xpath(root)
-            if isinstance(found, list):
-                for el in found:
-                    if isinstance(el, etree._Element) and index < out.get(el, index + 1):
-                        out[el] = index
-        return out
-
-
-@dataclass(frozen=True)
 class CompiledRules:
     """Rules of one site (generic plus its overrides) in the form the cleaner uses."""
 
@@ -447,6 +319,7 @@ class CompiledRules:
     labels: frozenset[str]
     block_prefix: re.Pattern[str] | None
     block_mention: re.Pattern[str] | None
+    block_suffix: re.Pattern[str] | None
     content_selectors: SelectorMatcher
     content_specific: int
     positive_class: re.Pattern[str] | None
@@ -498,6 +371,13 @@ def compile_rules(sources: Iterable[RuleSource], name: str = "generic") -> Compi
         labels=frozenset(normalize_phrase(p) for g in groups for p in g.phrases("labels")),
         block_prefix=_prefix_regex(p for g in groups for p in g.phrases("prefixes")),
         block_mention=_mention_regex(p for g in groups for p in g.phrases("mentions")),
+        # Only after a sentence's end ("... the whole story. Read more"): a sentence of the
+        # story that ends on the same words has no full stop before them.
+        block_suffix=_mention_regex(
+            (p for g in groups for p in g.phrases("suffixes")),
+            r"[.!?\u2026\"\u201d\u00bb)]\s*",
+            r"\W*$",
+        ),
         content_selectors=SelectorMatcher(content),
         content_specific=len(specific),
         positive_class=keyword_regex(k for s in srcs for k in s.positive_keywords),
