@@ -27,7 +27,8 @@ from archiver.cleaning.dates.evidence import (
     structured,
 )
 from archiver.cleaning.dates.parsing import DateRules, date_rules, iso_date, parse_stamp
-from archiver.cleaning.jsonld import read_jsonld
+from archiver.cleaning.dates.yearless import in_url_month
+from archiver.cleaning.jsonld import jsonld_objects, read_jsonld
 
 __all__ = ["DateRules", "Evidence", "PageDates", "date_rules", "iso_date", "page_dates"]
 
@@ -36,6 +37,8 @@ STRONG = 5.0
 # Kinds of metadata (JSON-LD, meta, URL, feed) that, agreeing, make reading the page's
 # elements unnecessary (it changed no result on htmldate-eval-dev; reading them is the cost).
 SETTLED_KINDS = 2
+# The schema.org type of a live blog, whose top entry is not a republication.
+LIVE_TYPE = "LiveBlogPosting"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ def page_dates(
     """
     rules = rules or date_rules()
     w = rules.weights
-    evidence = structured(doc, meta, rules, read_jsonld(doc) if jsonld is None else jsonld)
+    jsonld_items = read_jsonld(doc) if jsonld is None else jsonld
+    evidence = structured(doc, meta, rules, jsonld_items)
     page_url = read_url(url)
     if page_url.day:
         evidence.append(Evidence("url", page_url.day, w["url"], raw=page_url.day.isoformat()))
@@ -80,6 +84,8 @@ def page_dates(
     if not any(e.weight >= STRONG or e.teaser for e in evidence if not e.modified):
         main_article = next(h1.iterancestors("article"), None) if h1 is not None else None
         evidence.extend(in_text(doc, h1, rules, lang, main_article))
+    if page_url.month and not any(e.weight >= STRONG for e in evidence if not e.modified):
+        evidence.extend(in_url_month(doc, h1, page_url.month, rules))
     latest = (today or date.today()) + timedelta(days=1)
     if page_url.latest:
         latest = min(latest, page_url.latest)
@@ -91,7 +97,7 @@ def page_dates(
     _local_days(evidence)
     published = _weigh([e for e in evidence if not e.modified], page_url.month, w["url_month"])
     modified = _weigh([e for e in evidence if e.modified], None, 0.0)
-    if published and modified and modified.day > published.day:
+    if published and modified and modified.day > published.day and not _live(jsonld_items):
         published = _republished(evidence, published, modified)
     if published and modified and modified.day < published.day:
         modified = None
@@ -108,6 +114,16 @@ def _republished(evidence: list[Evidence], published: Evidence, modified: Eviden
         None,
     )  # fmt: skip
     return shown if shown is not None and shown.day == modified.day else published
+
+
+def _live(jsonld: list[Any]) -> bool:
+    """Whether the page is a live blog (JSON-LD LiveBlogPosting): its first publication is
+    the start of the coverage, and the day printed on top is its latest entry's."""
+    for item in jsonld_objects(jsonld, ("@graph", "mainEntity")):
+        kinds = item.get("@type")
+        if LIVE_TYPE in (kinds if isinstance(kinds, list) else [kinds]):
+            return True
+    return False
 
 
 def _settled(evidence: list[Evidence]) -> bool:

@@ -62,16 +62,19 @@ _WAYBACK = re.compile(r"^https?://web\.archive\.org/web/(\d{8})\d*[^/]*/(.+)$")
 _URL_DAY = re.compile(
     r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?=[/_.-]|$)"
     r"|/((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?=[/_.-]|$)"
+    # ... or written whole into a slug: /ferry-strike-ends-2019-04-12, /report_2019-04-12.html
+    r"|[_-]((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?=[/_.-]|$)"
 )
 _URL_DAY_FIRST = re.compile(
     r"[/_-](0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-((?:19|20)\d\d)(?=[/_.-]|$)"
 )
 _URL_MONTH = re.compile(r"/((?:19|20)\d\d)/(0[1-9]|1[0-2])(?=/|$)")
-# A teaser: a heading (or a link styled as a title) that links to another page.
-_LINKED_HEADING = etree.XPath(
-    "boolean(descendant::*[self::h2 or self::h3 or self::h4 or self::h5 or self::h6"
+# A teaser: a heading (or a link styled as a title) that links to another page; the links
+# of such headings, to tell another page from an author's (a byline) or this page's part.
+_HEADING_LINKS = etree.XPath(
+    "descendant::*[self::h2 or self::h3 or self::h4 or self::h5 or self::h6"
     " or self::a[contains(concat(' ', normalize-space(@class), ' '), ' title ')]]"
-    "[descendant-or-self::a[@href]])"
+    "/descendant-or-self::a[@href]"
 )
 TEASER = 0.3  # the weight left to a date inside a teaser of another page
 ITEM_DEPTH = 4  # levels above a dated element searched for the teaser it belongs to
@@ -246,7 +249,7 @@ def _in_article(node: etree._Element, rules: DateRules) -> bool:
     return False
 
 
-def _element_text(el: etree._Element, limit: int, head: int = 0) -> str | None:
+def element_text(el: etree._Element, limit: int, head: int = 0) -> str | None:
     """el's text; when longer than limit (a container, not a dateline) its first `head`
     characters (a meta block that opens with the date), or None when head is 0."""
     parts: list[str] = []
@@ -265,13 +268,15 @@ def _days_in(text: str, rules: DateRules, lang: str | None) -> Iterator[tuple[da
     """(day, is a later edit, has a publication label) for each day written in text."""
     for start, day in find_days(text, rules, lang):
         before = text[max(0, start - 40) : start]
+        if rules.now_label.search(before):
+            continue  # the reader's own time, not the page's
         if rules.modified_label.search(before):
             yield day, True, False
         else:
             yield day, False, bool(rules.published_label.search(before))
 
 
-def _candidates(doc: etree._Element) -> Iterator[etree._Element]:
+def candidates(doc: etree._Element) -> Iterator[etree._Element]:
     """Elements that may carry a date, in document order.
 
     One pass of `iter()` with a regex over class and id is about twice as fast as an XPath
@@ -306,23 +311,21 @@ def on_page(
     The headline is the first <h1>, else the first <h2>. Reading stops LOOKAHEAD dated
     elements after it: further ones belong to other items and would count little.
     """
-    h1 = next(doc.iter("h1"), None)
-    if h1 is None:
-        h1 = next(doc.iter("h2"), None)
+    h1 = headline(doc, rules)
     main_article = next((a for a in h1.iterancestors("article")), None) if h1 is not None else None
     keep = headline_ancestors(h1)
     found: list[Evidence] = []
     placed: dict[str, list[tuple[int, Evidence]]] = {}
     h1_index = 0
     after = -1  # dated elements after the headline; -1 until it is met
-    for index, el in enumerate(_candidates(doc)):
+    for index, el in enumerate(candidates(doc)):
         if el is h1:
             h1_index, after = index, 0
             continue
         new = _element_evidence(el, rules, lang)
         if not new or excluded(el, rules, main_article, keep):
             continue
-        if keep and _other_item(el, keep):
+        if keep and _other_item(el, keep, rules):
             # A teaser's date dates another page; on a listing it is all there is.
             for ev in new:
                 ev.weight *= TEASER
@@ -351,17 +354,62 @@ def on_page(
     return found, h1
 
 
-def _other_item(el: etree._Element, keep: frozenset[etree._Element]) -> bool:
+def _other_item(el: etree._Element, keep: frozenset[etree._Element], rules: DateRules) -> bool:
     """Whether el belongs to a teaser of another page: a container near it, outside the
-    headline's, holds a linked heading (<h3><a href>...</a></h3>, <a class="title">)."""
+    headline's, holds a heading linked to another page (<h3><a href>...</a></h3>,
+    <a class="title">); not to a part of this one (href="#p5120") or to its author's page
+    (rel="author", a path segment of [regions].byline_links: <h4><a href="/author/x/">)."""
     node: etree._Element | None = el
     for _ in range(ITEM_DEPTH):
         if node is None or node in keep:
             return False
-        if _LINKED_HEADING(node):
+        links = _HEADING_LINKS(node)
+        assert isinstance(links, list)
+        if any(isinstance(a, etree._Element) and _to_other_page(a, rules) for a in links):
             return True
         node = node.getparent()
     return False
+
+
+def _to_other_page(link: etree._Element, rules: DateRules) -> bool:
+    href = (link.get("href") or "").strip()
+    if not href or href.startswith("#") or "author" in (link.get("rel") or "").lower():
+        return False
+    try:
+        path = urlsplit(href).path.lower()
+    except ValueError:
+        return True
+    return rules.byline_links.isdisjoint(path.split("/"))
+
+
+def headline(doc: etree._Element, rules: DateRules) -> etree._Element | None:
+    """The page's headline: the first <h1>, else the first <h2>; an <h1> that is the site's
+    logo (all its text one link to the home page) is passed over for the next <h1>, else the
+    first <h2> that is no dateline (Blogger's h2.date-header), else kept."""
+    logo = None
+    for h1 in doc.iter("h1"):
+        if not _is_logo(h1):
+            return h1
+        logo = logo if logo is not None else h1
+    for h2 in doc.iter("h2"):
+        if logo is None or not rules.dateline_class.search(_class_words(h2)):
+            return h2
+    return logo
+
+
+def _is_logo(h1: etree._Element) -> bool:
+    links = h1.findall(".//a[@href]")
+    if len(links) != 1:
+        return False
+    try:
+        path = urlsplit(links[0].get("href") or "").path
+    except ValueError:
+        return False
+    return path in ("", "/") and _words(links[0]) == _words(h1)
+
+
+def _words(el: etree._Element) -> str:
+    return " ".join("".join(str(t) for t in el.itertext()).split())
 
 
 def headline_ancestors(h1: etree._Element | None) -> frozenset[etree._Element]:
@@ -385,7 +433,11 @@ def _element_evidence(el: etree._Element, rules: DateRules, lang: str | None) ->
     if itemprop and tag != "time" and not rules.dateline_class.search(_class_words(el)):
         return []
     modified = bool(_MODIFIED_CLASS.search(classes))
-    if tag == "abbr" or (el.get("datetime") and _PUBLISHED_CLASS.search(classes)):
+    # hAtom's value in a title (<abbr class="published" title=...>, <span class="published"
+    # title=...>) or a datetime attribute.
+    if tag == "abbr" or (
+        (el.get("datetime") or el.get("title")) and _PUBLISHED_CLASS.search(classes)
+    ):
         if _PUBLISHED_CLASS.search(classes) or modified:
             value = el.get("datetime") or el.get("title") or ""
             ev = _evidence("microformat", value, w["microformat"], modified=modified)
@@ -393,8 +445,9 @@ def _element_evidence(el: etree._Element, rules: DateRules, lang: str | None) ->
                 ev = _first_text_day("microformat", value, w["microformat"], rules, lang)
                 if ev is not None:
                     ev.modified = modified
-            return [ev] if ev else []
-        if tag == "abbr":
+            if ev is not None or tag == "abbr" or el.get("datetime"):
+                return [ev] if ev else []
+        elif tag == "abbr":
             return []
     if tag == "time":
         value = el.get("datetime") or el.get("content") or ""
@@ -402,22 +455,29 @@ def _element_evidence(el: etree._Element, rules: DateRules, lang: str | None) ->
             "time", w["time_element"])  # fmt: skip
         ev = _evidence(kind, value, weight, modified=modified) if value else None
         if ev is None:
-            text = _element_text(el, DATELINE_CHARS)
+            text = element_text(el, DATELINE_CHARS)
             ev = _first_text_day(kind, text or "", weight, rules, lang)
             if ev is not None:
                 ev.modified = ev.modified or modified
         return [ev] if ev else []
     if tag != "dd" and not rules.dateline_class.search(_class_words(el)):
         return []
-    text = _element_text(el, DATELINE_CHARS, DATELINE_HEAD)
+    text = element_text(el, DATELINE_CHARS, DATELINE_HEAD)
     if not text or not _MAY_BE_DAY.search(text):
-        return []
+        # A relative date ("3 hours ago", "Mar '21") with the day in its tooltip.
+        text = el.get("title") or ""
+        if not _MAY_BE_DAY.search(text):
+            return []
+    # The first published day, and the days labelled as edits before or after it
+    # ("Publié le 09/03/2021 - Mis à jour le 10/03/2021"); other days are about other things.
     out: list[Evidence] = []
+    dated = False
     for day, later, _ in _days_in(text, rules, lang):
+        if dated and not later:
+            continue
         out.append(Evidence("dateline", day, w["dateline"], raw=day.isoformat(),
                             modified=later or modified))  # fmt: skip
-        if not out[-1].modified:
-            break
+        dated = dated or not out[-1].modified
     return out
 
 
@@ -471,7 +531,7 @@ def in_text(
             kind, weight = ("labelled", w["labelled"]) if labelled else ("text", w["text"])
             if dateline and not found:
                 kind, weight = "dateline", w["dateline"]
-            if not found or labelled:
+            if not found or labelled or later:
                 found.append(Evidence(kind, day, weight, raw=day.isoformat(), modified=later))
         previous = text
         if len(found) >= 3:
@@ -492,7 +552,7 @@ def in_comments(
     assert isinstance(found, list)
     for el in found:
         assert isinstance(el, etree._Element)
-        text = _element_text(el, COMMENT_CHARS, COMMENT_CHARS)
+        text = element_text(el, COMMENT_CHARS, COMMENT_CHARS)
         days.extend(day for _, day in find_days(text or "", rules, lang) if day <= latest)
     if not days:
         return []

@@ -35,20 +35,29 @@ class DateRules:
     exclude_tags: frozenset[str]
     footer_words: frozenset[str]
     article_classes: frozenset[str]
+    byline_links: frozenset[str]  # path segments of links to an author's page, not a teaser's
     comment_words: str  # a regex alternation of [regions].comments
     dateline_class: re.Pattern[str]
     published_label: re.Pattern[str]
     modified_label: re.Pattern[str]
+    now_label: re.Pattern[str]  # the reader's own time ("It is currently ..."): no evidence
     month_first: frozenset[str]
     patterns: tuple[re.Pattern[str], ...]
+    patterns_without_year: tuple[re.Pattern[str], ...]  # "14 Mar", "Mar 14": day and month
     months: Mapping[str, int]
 
 
-def _words_regex(words: list[str], *, at_end: bool = False) -> re.Pattern[str]:
+def _words_regex(
+    words: list[str], *, at_end: bool = False, weekday: bool = False
+) -> re.Pattern[str]:
+    """One of words; `at_end`: as the last words of a text (a label just before a date),
+    `weekday`: then perhaps one more word, a weekday ("It is currently Sun Dec 06, 2026")."""
     alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
     if at_end:
+        day_name = r"(?:[^\W\d_]{2,12}\.?,?\s*)?" if weekday else ""
         return re.compile(
-            rf"(?:^|[^\w])(?:{alternation})\s*[:\-\u2013\u2014]?\s*(?:on|le|am|el|il|op|dnia)?\s*$",
+            rf"(?:^|[^\w])(?:{alternation})\s*[:\-\u2013\u2014]?\s*(?:on|le|am|el|il|op|dnia)?\s*"
+            rf"{day_name}$",
             re.I,
         )
     return re.compile(rf"(?:{alternation})", re.I)
@@ -65,8 +74,9 @@ def compile_rules(data: Mapping[str, Any]) -> DateRules:
                 months.setdefault(name.lower(), number)
     # A word of letters, looked up in `months` once matched: an alternation of a few hundred
     # names tried at every position made the patterns ten times slower.
-    patterns = tuple(
-        re.compile(p.replace("{months}", _MONTH_WORD), re.I) for p in data["patterns"]["days"]
+    patterns, without_year = (
+        tuple(re.compile(p.replace("{months}", _MONTH_WORD), re.I) for p in data["patterns"][key])
+        for key in ("days", "days_without_year")
     )
     dateline = data["dateline"]
     return DateRules(
@@ -78,12 +88,15 @@ def compile_rules(data: Mapping[str, Any]) -> DateRules:
         exclude_tags=frozenset(data["regions"]["tags"]),
         footer_words=frozenset(w.lower() for w in data["regions"]["footer"]),
         article_classes=frozenset(w.lower() for w in data["regions"]["article_classes"]),
+        byline_links=frozenset(w.lower() for w in data["regions"]["byline_links"]),
         comment_words="|".join(re.escape(w.lower()) for w in data["regions"]["comments"]),
         dateline_class=_words_regex(dateline["classes"]),
         published_label=_words_regex(dateline["published_labels"], at_end=True),
         modified_label=_words_regex(dateline["modified_labels"], at_end=True),
+        now_label=_words_regex(dateline["now_labels"], at_end=True, weekday=True),
         month_first=frozenset(t.lower() for t in data["order"]["month_first"]),
         patterns=patterns,
+        patterns_without_year=without_year,
         months=months,
     )
 
@@ -130,6 +143,19 @@ def find_days(text: str, rules: DateRules, lang: str | None) -> Iterator[tuple[i
                 found.append((start, end, day))
     for start, _, day in sorted(found, key=lambda item: item[0]):
         yield start, day
+
+
+def days_without_year(text: str, rules: DateRules) -> Iterator[tuple[int, int]]:
+    """(day, month) of each day written with a month name and no year, in text order."""
+    found: list[tuple[int, int, int]] = []
+    for pattern in rules.patterns_without_year:
+        for match in pattern.finditer(text):
+            month = rules.months.get(match["mon"].lower())
+            number = int(match["d"])
+            if month is not None and 1 <= number <= 31:
+                found.append((match.start(), number, month))
+    for _, number, month in sorted(found):
+        yield number, month
 
 
 def _match_day(match: re.Match[str], rules: DateRules, us: bool) -> date | None:
