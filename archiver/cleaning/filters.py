@@ -7,7 +7,13 @@ import re
 from archiver.cleaning.blocks import _Block
 from archiver.cleaning.metadata import _HAS_TIME, _find_day, _Meta
 from archiver.cleaning.rulebook import CompiledRules, normalize_phrase
-from archiver.cleaning.tuning import DUP_WINDOW, GOOD_BLOCK_CHARS, LINK_DENSE, SHORT_BLOCK_CHARS
+from archiver.cleaning.tuning import (
+    BLURB_CHARS,
+    DUP_WINDOW,
+    GOOD_BLOCK_CHARS,
+    LINK_DENSE,
+    SHORT_BLOCK_CHARS,
+)
 
 
 def _heading_hit(key: str, rules: CompiledRules) -> bool:
@@ -22,6 +28,18 @@ def _heading_hit(key: str, rules: CompiledRules) -> bool:
 _SIGNATURE = re.compile(r"^\(?[^\W\d_]{1,5}(?:/[^\W\d_]{1,5})+\)?$")
 # A count printed with a comment heading: "3 Comments", "Kommentare (12)", "Comments: 4".
 _COUNT = re.compile(r"^\d+\s+|\s*[(\[]?\d+[)\]]?$")
+# What separates the parts of a bar of page furniture: pipes, and bullets or dashes between
+# spaces ("Published ... • Print • 3 comments", "Reader comments (4) — Post your own").
+_BAR_SPLIT = re.compile(r"\||\s[\u2022\u00b7\u2014]\s")
+# A photo credit in Chinese under a picture: a name and "摄"/"攝" ("photographed") or
+# "供图" ("picture supplied") closing a short line ("记者 李明 摄", "张三/摄").
+_CJK_CREDIT = re.compile(
+    r"[\s/\uff0f\uff08(][^\s/\uff0f]{1,10}\s*/?\s*(?:\u6444|\u651d|\u4f9b\u56fe|\u4f9b\u5716)[)\uff09]?$"
+)
+# A counter printed on its own ("412", "1.2K" is not: it has a letter).
+_BARE_NUMBER = re.compile(r"^[\d\s.,+()]*\d[\d\s.,+()]*$")
+# A link box's leading words before its first link ("Temas <a>...</a> <a>...</a>").
+_BEFORE_LINK = re.compile(r"^([^<]*)<a ")
 
 
 def _ends_story(block: _Block, key: str, rules: CompiledRules) -> bool:
@@ -38,10 +56,15 @@ def _filter(
     out: list[_Block] = []
     seen: dict[str, int] = {}
     skipping = False
+    pitch = False  # a sign-up heading went: the short pitch under it goes too
     kept = 0  # characters kept so far
     for block in blocks:
         key = normalize_phrase(block.text)
         short = block.chars < SHORT_BLOCK_CHARS
+        if pitch:
+            pitch = False
+            if block.chars < BLURB_CHARS and not block.kind.startswith("h") and not block.links:
+                continue
         if skipping:
             # A box's items open with their link (a headline, then maybe a blurb); an item
             # that only cites a link in its own sentence is a list of the story's own.
@@ -52,6 +75,9 @@ def _filter(
                 continue
             skipping = False
         if block.kind == "h1" and title_key and (key in title_key or title_key in key):
+            continue
+        # The headline printed as a lower heading on a page without <h1>, above the story.
+        if not kept and not m.h1_titles and block.kind.startswith("h") and key == title_key:
             continue
         if not key:
             continue
@@ -77,14 +103,26 @@ def _filter(
         ):
             continue
         if short and rules.block_mention is not None and rules.block_mention.search(low):
+            # A sign-up box's heading ("Subscribe to our newsletter"): its pitch goes with it.
+            pitch = block.kind.startswith("h")
             continue
-        if short and "|" in low and _meta_bar(low, rules):
+        if short and _BAR_SPLIT.search(low) and _meta_bar(low, rules):
+            continue
+        if short and block.link_density > LINK_DENSE and _labelled_links(block, rules):
+            continue
+        if block.chars <= 60 and _CJK_CREDIT.search(block.text):
+            continue
+        # A bare number outside a table (a like or share counter): digits, no letter.
+        if block.kind == "p" and block.chars <= 12 and _BARE_NUMBER.match(block.text):
             continue
         if block.chars <= 24 and block.kind == "p" and _SIGNATURE.match(block.text):
             continue
         if short and rules.block_suffix is not None and rules.block_suffix.search(low):
             continue
         if block.kind == "p" and (block.link_density >= 0.9 or block.only_links):
+            continue
+        # A table cell of two or more links and nothing else: a layout table's breadcrumb.
+        if block.kind in ("td", "dd") and block.only_links:
             continue
         if block.chars < 100 and _furniture(block.text, rules, m.html_lang, block.wrap):
             continue
@@ -97,11 +135,11 @@ def _filter(
 
 
 def _meta_bar(low: str, rules: CompiledRules) -> bool:
-    """A bar of page furniture written with pipes ("Comments feed | Comments closed | Print").
+    """A bar of page furniture written with pipes, bullets or dashes ("Feed | Print | 3 Comments").
 
     One of its parts is a label, a comment heading or a tag/caption prefix ("Tags: ...").
     """
-    parts = [part.strip() for part in low.split("|")]
+    parts = [part.strip() for part in _BAR_SPLIT.split(low)]
     for part in parts:
         key = normalize_phrase(part)
         if key in rules.labels or key in rules.endings or _COUNT.sub("", key) in rules.endings:
@@ -109,6 +147,17 @@ def _meta_bar(low: str, rules: CompiledRules) -> bool:
         if rules.block_prefix is not None and rules.block_prefix.match(part):
             return True
     return False
+
+
+def _labelled_links(block: _Block, rules: CompiledRules) -> bool:
+    """A tag or topic line whose label has no colon ("Temas <a>Huertos</a> <a>Vecinos</a>")."""
+    found = _BEFORE_LINK.match(block.html)
+    label = normalize_phrase(found.group(1)) if found else ""
+    return (
+        bool(label)
+        and rules.block_prefix is not None
+        and bool(rules.block_prefix.match(label + ":"))
+    )
 
 
 def _furniture(text: str, rules: CompiledRules, lang: str, wrap: tuple[str, ...] = ()) -> bool:

@@ -288,6 +288,9 @@ def _language(m: _Meta) -> str | None:
     return None
 
 
+_DASHES = frozenset({"-", "\u2013", "\u2014"})
+
+
 def _strip_site_name(title: str, rules: CompiledRules, site_name: str) -> str:
     site = site_name.lower()
     for sep in rules.site_separators:
@@ -298,6 +301,17 @@ def _strip_site_name(title: str, rules: CompiledRules, site_name: str) -> str:
             return head.strip()
         if len(tail) < len(head) and len(tail.split()) <= 5:
             return head.strip()
+        # The site's name first ("Prairie Wire :: Old grain elevator becomes arts centre"):
+        # named so, or short before a long tail behind a separator that is not a dash (a
+        # dash also joins the parts of many headlines: such a title stays whole).
+        if site and head.strip().lower() == site:
+            return tail.strip()
+        if (
+            sep.strip() not in _DASHES
+            and len(head.split()) <= 3
+            and len(tail.split()) >= 2 * len(head.split()) + 1
+        ):
+            return tail.strip()
     return title
 
 
