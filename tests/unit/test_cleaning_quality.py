@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from archiver.cleaning import extract_body
 from archiver.cleaning.metadata import extract_published
@@ -78,17 +80,25 @@ def test_article_benchmark_f1_does_not_drop() -> None:
     assert empty <= MAX_EMPTY
 
 
+def _run_on_bytes(
+    scorer: ModuleType, func: Callable[..., object], pages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The extractor's output on each page, given the raw bytes as the scorer gives them to
+    every extractor. No per-page time-out: the scorer would take SIGALRM, which
+    pytest-timeout uses for the test's own time limit."""
+    outputs, _, errors = scorer.run_extractor(
+        func, pages, as_text=False, warmup=0, fail_fast=False, page_timeout=0
+    )
+    assert not errors
+    return dict(outputs)
+
+
 def test_trafilatura_eval_dev_f1_does_not_drop() -> None:
     require_shared(SNIPPET_SCORER, SNIPPET_SET)
     scorer = _scorer(SNIPPET_SCORER)
     pages = scorer.load_dataset(SNIPPET_SET)
     assert len(pages) == 495
-    # The raw bytes, as the scorer gives every extractor. No per-page time-out: the scorer
-    # would take SIGALRM, which pytest-timeout uses for the test's own time limit.
-    outputs, _, errors = scorer.run_extractor(
-        extract_body, pages, as_text=False, warmup=0, fail_fast=False, page_timeout=0
-    )
-    assert not errors
+    outputs = _run_on_bytes(scorer, extract_body, pages)
     counts = [scorer.count_page(p["item"], outputs[p["id"]])[0] for p in pages]
     summary = scorer.scores(*scorer.pooled(counts))
     empty = sum(1 for text in outputs.values() if not text)
@@ -103,10 +113,7 @@ def test_publication_date_accuracy_does_not_drop() -> None:
     scorer = _scorer(DATE_SCORER)
     pages = scorer.load_dataset(DATE_SET)
     assert len(pages) == 520
-    outputs, _, errors = scorer.run_extractor(
-        extract_published, pages, as_text=False, warmup=0, fail_fast=False, page_timeout=0
-    )
-    assert not errors
+    outputs = _run_on_bytes(scorer, extract_published, pages)
     counts = [scorer.count_page(outputs[p["id"]], p["label"]) for p in pages]
     summary = scorer.scores(*scorer.pooled(counts))
     no_date = sum(1 for result in outputs.values() if result is None)
