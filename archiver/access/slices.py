@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from archiver.access.records import COALESCE_GAP, warc_key
+from archiver.access.records import (
+    COALESCE_GAP,
+    capture_location,
+    parse_response,
+    read_capture,
+    warc_key,
+)
+from archiver.discovery import MAX_CSS_DEPTH, css_requisites, html_requisites
 from archiver.index import (
     ArchiveIndex,
     Capture,
@@ -20,6 +27,9 @@ from archiver.index import (
     timestamp_bound,
 )
 from archiver.storage import READ_BLOCK
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+CSS_TYPES = ("text/css",)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,8 @@ class Slice:
     captures: list[Capture] = field(default_factory=list)
     originals: list[Capture] = field(default_factory=list)
     missing: list[Capture] = field(default_factory=list)
+    # Page URL -> URLs of the slice's captures its HTML references (add_page_needs).
+    needs: dict[str, set[str]] = field(default_factory=dict)
 
     def spans(self) -> list[Span]:
         """Every record to copy: each capture with its request (when beside it) and metadata."""
@@ -110,6 +122,7 @@ def select_slice(
     found.originals = sorted(originals.values(), key=lambda c: c.line)
     if with_requisites:
         add_requisites(index, found)
+        add_page_needs(index, found)
     return found
 
 
@@ -158,6 +171,13 @@ def add_requisites(index: ArchiveIndex, found: Slice) -> None:
             if (capture.filename, capture.offset) not in have:
                 have.add((capture.filename, capture.offset))
                 added.append(capture)
+    _join(index, found, added)
+
+
+def _join(index: ArchiveIndex, found: Slice, added: list[Capture]) -> None:
+    """Add captures to the slice; a revisit among them brings its original (the latest
+    earlier response with its payload digest), or is listed as missing."""
+    have = {(c.filename, c.offset) for c in found.captures}
     originals = {(c.filename, c.offset): c for c in found.originals}
     for capture in added:
         found.captures.append(capture)
@@ -177,6 +197,79 @@ def add_requisites(index: ArchiveIndex, found: Slice) -> None:
         elif (earlier[-1].filename, earlier[-1].offset) not in have:
             originals[(earlier[-1].filename, earlier[-1].offset)] = earlier[-1]
     found.originals = sorted(originals.values(), key=lambda c: c.line)
+
+
+def _is_ok(capture: Capture, *types: str) -> bool:
+    """A 2xx response (not a revisit) whose media type is one of `types`."""
+    mime = (capture.get("mime") or "").split(";")[0].strip().lower()
+    return (
+        capture.fields.get("type", "response") == "response"
+        and str(capture.get("status") or "").startswith("2")
+        and mime in types
+    )
+
+
+def _referenced(index: ArchiveIndex, capture: Capture) -> list[str]:
+    """The URLs an HTML page or a stylesheet references (stylesheets, images, fonts,
+    scripts; url() and @import); none when its record cannot be read."""
+    try:
+        body = parse_response(read_capture(index, capture), capture_location(capture)).body
+    except ValueError:
+        return []
+    if _is_ok(capture, *CSS_TYPES):
+        return [r.url for r in css_requisites(body, capture.url).requisites]
+    return [r.url for r in html_requisites(body, capture.url).requisites]
+
+
+def _nearest(captures: list[Capture], timestamp: str) -> Capture | None:
+    """The capture at or before `timestamp`, else the first after it."""
+    before = [c for c in captures if c.timestamp <= timestamp]
+    return before[-1] if before else (captures[0] if captures else None)
+
+
+def add_page_needs(index: ArchiveIndex, found: Slice) -> None:
+    """Add what the slice's pages reference and the archive holds, wherever it was fetched.
+
+    A crawl asks for each URL once, for the first page that links it, so a site's
+    stylesheet or logo is that page's requisite alone (its index line names that page);
+    the other pages need it as much, and a slice may leave that first page out. Each 2xx
+    HTML page of the slice is read (one Range request each) and what it references is
+    looked up in the index, then what the stylesheets found so reference (MAX_CSS_DEPTH
+    deep); the capture nearest the page's time joins the slice, with its original when it
+    is a revisit. `found.needs` records, per page, the URLs it references that the slice
+    now holds (pages.jsonl lists them).
+    """
+    held = {c.url for c in found.captures}
+    runs = index.runs()
+    looked: dict[str, Capture | None] = {}
+    read: dict[tuple[str, int], list[str]] = {}  # each record is read once
+    added: list[Capture] = []
+    for page in [c for c in found.captures if _is_ok(c, *HTML_TYPES)]:
+        needs = found.needs.setdefault(page.url, set())
+        queue, seen, depth = [page], set(), 0
+        while queue and depth <= MAX_CSS_DEPTH:
+            stylesheets = []
+            for source in queue:
+                where = (source.filename, source.offset)
+                if where not in read:
+                    read[where] = _referenced(index, source)
+                for url in read[where]:
+                    if url not in looked:
+                        listed = [c for c in index.query(key_range(url), runs) if c.is_capture]
+                        looked[url] = _nearest(listed, page.timestamp)
+                    capture = looked[url]
+                    if capture is None:
+                        continue
+                    needs.add(url)
+                    if capture.url not in held:
+                        held.add(capture.url)
+                        added.append(capture)
+                    at = (capture.filename, capture.offset)
+                    if _is_ok(capture, *CSS_TYPES) and at not in seen:
+                        seen.add(at)
+                        stylesheets.append(capture)
+            queue, depth = stylesheets, depth + 1
+    _join(index, found, added)
 
 
 def _groups(spans: Sequence[Span], gap: int) -> Iterator[list[Span]]:

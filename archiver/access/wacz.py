@@ -312,6 +312,7 @@ def _export_slice(
                 f"news-archiver from the WARCs of: {', '.join(crawls)}"
             ),
             pages_of=lambda c: str(c.get("record_id")) in in_window,
+            needs=chosen.needs,
         )
     report.requests = index.requests - requests_before
     return _seal(tmp_out, report)
@@ -368,6 +369,7 @@ def _finish(
     title: str,
     description: str,
     pages_of: Callable[[Capture], bool] | None = None,
+    needs: dict[str, set[str]] | None = None,
 ) -> list[Capture]:
     """Write the index, pages.jsonl and datapackage files once the WARCs are in the zip."""
     captures = crawl_lines(sidecars)
@@ -382,6 +384,8 @@ def _finish(
         page = capture.get("page")
         if page and capture.is_capture:
             requisites.setdefault(page, []).append(capture.url)
+    for page, urls in (needs or {}).items():
+        requisites.setdefault(page, []).extend(urls)
     for capture in captures:
         if not is_page(capture) or (pages_of is not None and not pages_of(capture)):
             continue

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from archiver.access import Slice, export_slice
+from archiver.access.records import parse_response, read_capture
+from archiver.access.slices import add_page_needs, add_requisites
 from archiver.cli import main
 from archiver.devserver.s3server import SeaweedServer
-from archiver.index import Capture
+from archiver.discovery import html_requisites
+from archiver.index import ArchiveIndex, Capture, key_range
 from tests.support.retrieval import ArchivedCrawl, archived_crawl
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -50,3 +54,42 @@ def test_site_slice_holds_the_cdn_captures_its_pages_need(
     named = {u for p in with_requisites for u in p["requisites"]}  # type: ignore[attr-defined]
     assert {c.url for c in cdn} <= named
     assert any("/static/css/site.css" in u for u in named)
+
+
+def test_one_page_exported_alone_brings_what_it_shares_with_pages_left_out(
+    crawl: ArchivedCrawl, tmp_path: Path
+) -> None:
+    # A crawl asks for the site's stylesheet, font and logo once, for the first article that
+    # links them; a WACZ of another article alone (a search's result set) still needs them.
+    index = ArchiveIndex(crawl.server.client(), crawl.bucket, crawl.prefix)
+    captures = index.query(key_range(crawl.site_url, "domain"))
+    stylesheet = next(c for c in captures if c.url.endswith("/static/css/site.css"))
+    first_page = str(stylesheet.get("page"))
+    article = next(
+        c
+        for c in captures
+        if c.url != first_page
+        and "/a/" in c.url
+        and str(c.get("mime") or "").startswith("text/html")
+        and not c.get("page")
+    )
+    chosen = Slice(article.url, article.timestamp, article.timestamp, captures=[article])
+    add_requisites(index, chosen)
+    add_page_needs(index, chosen)
+    out = tmp_path / "one.wacz"
+    report = export_slice(index, chosen, out, title="one article")
+    assert report.pages == 1
+    held, pages = _read(out)
+    urls = {c.url for c in held if c.is_capture}
+    assert stylesheet.url in urls, "the shared stylesheet, fetched for another page"
+    # What the stylesheet itself loads (the web font, background images) comes too.
+    assert any(u.endswith((".woff2", ".woff")) for u in urls)
+    # Every resource the page's HTML references that the crawl archived is in the WACZ.
+    body = parse_response(read_capture(index, article)).body
+    referenced = {r.url for r in html_requisites(body, article.url).requisites}
+    archived = {u for u in referenced if index.query(key_range(u))}
+    assert archived and archived <= urls
+    [page] = pages
+    assert page["url"] == article.url
+    listed = set(page["requisites"])  # type: ignore[call-overload]
+    assert stylesheet.url in listed and archived <= listed <= urls
