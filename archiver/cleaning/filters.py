@@ -38,6 +38,10 @@ _CJK_CREDIT = re.compile(
 )
 # A counter printed on its own ("412", "1.2K" is not: it has a letter).
 _BARE_NUMBER = re.compile(r"^[\d\s.,+()]*\d[\d\s.,+()]*$")
+# A rating widget's stars ("★★★★☆ 4.6 from 213 votes", "Rate this recipe: ☆☆☆☆☆").
+_STARS = re.compile(r"[\u2605\u2606\u2b50\u272a-\u272f]{3}")
+# The longest line above the story read as a byline ("Name · 5 March 2026").
+BYLINE_CHARS = 80
 # A link box's leading words before its first link ("Temas <a>...</a> <a>...</a>").
 _BEFORE_LINK = re.compile(r"^([^<]*)<a ")
 
@@ -58,9 +62,14 @@ def _filter(
     skipping = False
     pitch = False  # a sign-up heading went: the short pitch under it goes too
     kept = 0  # characters kept so far
+    bylines: set[str] = set()  # the parts of the short lines above the story ("Name · date")
     for block in blocks:
         key = normalize_phrase(block.text)
         short = block.chars < SHORT_BLOCK_CHARS
+        if kept < GOOD_BLOCK_CHARS and block.chars < BYLINE_CHARS:
+            bylines.update(_byline_names(block, key, rules))
+        elif kept >= GOOD_BLOCK_CHARS and _writer_box(block, key, bylines):
+            break
         if pitch:
             pitch = False
             if block.chars < BLURB_CHARS and not block.kind.startswith("h") and not block.links:
@@ -112,6 +121,8 @@ def _filter(
             continue
         if block.chars <= 60 and _CJK_CREDIT.search(block.text):
             continue
+        if short and _STARS.search(block.text):
+            continue
         # A bare number outside a table (a like or share counter): digits, no letter.
         if block.kind == "p" and block.chars <= 12 and _BARE_NUMBER.match(block.text):
             continue
@@ -132,6 +143,29 @@ def _filter(
         out.append(block)
         kept += block.chars
     return _drop_link_lists(out)
+
+
+def _byline_names(block: _Block, key: str, rules: CompiledRules) -> set[str]:
+    """The name in a byline above the story ("Name · 5 March", "By Name | Section")."""
+    if block.kind.startswith("h"):
+        return set()
+    parts = [part.strip() for part in _BAR_SPLIT.split(key)]
+    match = rules.author_prefix.match(parts[0]) if rules.author_prefix else None
+    if match:
+        return {normalize_phrase(parts[0][match.end() :])}
+    # A name and a date ("Name · 5. 3. 2026"): another part holds the date's digits.
+    dated = any(sum(c.isdigit() for c in part) >= 4 for part in parts[1:])
+    return {parts[0]} if dated else set()
+
+
+def _writer_box(block: _Block, key: str, bylines: set[str]) -> bool:
+    """A heading after the story that repeats the byline's name: the writer's box, the end."""
+    return (
+        block.kind.startswith("h")
+        and 2 <= len(key.split()) <= 4
+        and not any(c.isdigit() for c in key)
+        and key in bylines
+    )
 
 
 def _meta_bar(low: str, rules: CompiledRules) -> bool:

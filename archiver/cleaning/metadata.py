@@ -328,10 +328,20 @@ def _title(m: _Meta, rules: CompiledRules) -> str | None:
         if t
     ]
     keys = [normalize_phrase(t) for t in meta_titles]
+    # Each meta title's part before a site separator ("Headline — Long Site Name").
+    heads = {
+        normalize_phrase(t.split(sep)[0])
+        for t in meta_titles
+        for sep in rules.site_separators
+        if sep in t
+    }
     for h1 in m.h1_titles:
         key = normalize_phrase(h1)
-        # The headline, not the site name in a blog's <h1>: it must cover most of a meta title.
+        # The headline, not the site name in a blog's <h1>: it must cover most of a meta title,
+        # or be the first of its parts (the site's name after it may be the longer).
         if key and any((key in k and 2 * len(key) > len(k)) or k in key for k in keys if k):
+            return h1
+        if key and key in heads and len(key.split()) >= 5 and key != normalize_phrase(site_name):
             return h1
     for title in meta_titles:
         cleaned = _strip_site_name(" ".join(title.split()), rules, site_name)

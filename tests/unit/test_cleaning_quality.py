@@ -37,7 +37,9 @@ DATE_SET = SHARED / "datasets" / "htmldate-eval-dev"
 # fails while a one-page wobble (a page weighs 0.0055 in the benchmark's means) may pass.
 #
 # article-extraction-benchmark, measured 2026-12-07 with the cleaner of issue 12 (fourth
-# round, hand-made held-out pages): F1 0.9785, f1_mean 0.9773, 0 empty (181 pages).
+# round, hand-made held-out pages): F1 0.9785, f1_mean 0.9773, 0 empty (181 pages). The fifth
+# round's phrases in ten more languages drop three lines this set's truth keeps (0.9782,
+# f1_mean 0.9770); the floors stay.
 MIN_F1 = 0.9755
 MIN_F1_MEAN = 0.9743
 MAX_EMPTY = 0
