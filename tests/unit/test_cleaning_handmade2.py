@@ -91,6 +91,18 @@ def test_a_heading_repeating_the_byline_name_after_the_story_ends_it() -> None:
     assert "كاتبة ومهندسة مدنية" not in article.body
 
 
+def _story_around(line: str, lang: str, title: str, sentence: str, swap: tuple[str, str]) -> str:
+    """The clean body of an article whose two paragraphs (the second with a word swapped)
+    have `line` between them."""
+    story = "<p>" + sentence * 4 + "</p>"
+    html = (
+        f'<html lang="{lang}"><head><title>{title}</title></head><body><article>'
+        f"<h1>{title}</h1>{story}<p>{line}</p>{story.replace(*swap)}"
+        "</article></body></html>"
+    )
+    return clean_html(html).body
+
+
 @pytest.mark.parametrize(
     ("line", "lang"),
     [
@@ -100,13 +112,8 @@ def test_a_heading_repeating_the_byline_name_after_the_story_ends_it() -> None:
     ],
 )
 def test_a_rating_widget_goes(line: str, lang: str) -> None:
-    story = "<p>" + "The soup simmers for an hour while the kale softens in the pot. " * 4 + "</p>"
-    html = (
-        f'<html lang="{lang}"><head><title>Kale soup</title></head><body><article>'
-        f"<h1>Kale soup</h1>{story}<p>{line}</p>{story.replace('soup', 'stew')}"
-        "</article></body></html>"
-    )
-    body = clean_html(html).body
+    sentence = "The soup simmers for an hour while the kale softens in the pot. "
+    body = _story_around(line, lang, "Kale soup", sentence, ("soup", "stew"))
     assert "★" not in body and "☆" not in body and "kale softens" in body
 
 
@@ -125,11 +132,6 @@ def test_a_rating_widget_goes(line: str, lang: str) -> None:
     ],
 )
 def test_an_ad_label_in_more_languages_goes(label: str, lang: str) -> None:
-    story = "<p>" + "The council approved the new harbour wall after a long debate. " * 4 + "</p>"
-    html = (
-        f'<html lang="{lang}"><head><title>Harbour wall</title></head><body><article>'
-        f"<h1>Harbour wall</h1>{story}<p>{label}</p>{story.replace('wall', 'pier')}"
-        "</article></body></html>"
-    )
-    body = clean_html(html).body
+    sentence = "The council approved the new harbour wall after a long debate. "
+    body = _story_around(label, lang, "Harbour wall", sentence, ("wall", "pier"))
     assert label not in body and "harbour pier" in body
