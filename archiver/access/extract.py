@@ -150,9 +150,8 @@ def clean_html_capture(
     if not (page.is_article or page.candidate):
         return None
     article = clean_html(capture.payload, url, content_type=capture.content_type, rules=rules)
-    if not article.is_article:
-        return None
-    if not page.is_article and not judge_article(article).is_article:
+    # A candidate is judged; judge_article also refuses what the cleaner found no body in.
+    if not (article.is_article if page.is_article else judge_article(article).is_article):
         return None
     line: dict[str, Any] = {
         "warc_file": capture.warc_file,

@@ -171,10 +171,10 @@ def add_requisites(index: ArchiveIndex, found: Slice) -> None:
             if (capture.filename, capture.offset) not in have:
                 have.add((capture.filename, capture.offset))
                 added.append(capture)
-    _join(index, found, added)
+    add_captures(index, found, added)
 
 
-def _join(index: ArchiveIndex, found: Slice, added: list[Capture]) -> None:
+def add_captures(index: ArchiveIndex, found: Slice, added: list[Capture]) -> None:
     """Add captures to the slice; a revisit among them brings its original (the latest
     earlier response with its payload digest), or is listed as missing."""
     have = {(c.filename, c.offset) for c in found.captures}
@@ -227,15 +227,32 @@ def _nearest(captures: list[Capture], timestamp: str) -> Capture | None:
     return before[-1] if before else (captures[0] if captures else None)
 
 
+def _html_pages(found: Slice) -> Iterator[tuple[Capture, Capture]]:
+    """Each HTML page of the slice and the response holding its payload: itself, or for a
+    revisit (a page unchanged since an earlier crawl) the original it replays from."""
+    responses = {
+        (c.url, c.get("digest")): c
+        for c in [*found.originals, *found.captures]
+        if _is_ok(c, *HTML_TYPES)
+    }
+    for capture in found.captures:
+        if _is_ok(capture, *HTML_TYPES):
+            yield capture, capture
+        elif capture.fields.get("type") == "revisit":
+            original = responses.get((capture.url, capture.get("digest")))
+            if original is not None:
+                yield capture, original
+
+
 def add_page_needs(index: ArchiveIndex, found: Slice) -> None:
     """Add what the slice's pages reference and the archive holds, wherever it was fetched.
 
     A crawl asks for each URL once, for the first page that links it, so a site's
     stylesheet or logo is that page's requisite alone (its index line names that page);
     the other pages need it as much, and a slice may leave that first page out. Each 2xx
-    HTML page of the slice is read (one Range request each) and what it references is
-    looked up in the index, then what the stylesheets found so reference (MAX_CSS_DEPTH
-    deep); the capture nearest the page's time joins the slice, with its original when it
+    HTML page of the slice (a revisit's original) is read (one Range request each) and
+    what it references is looked up in the index, then what the stylesheets found so
+    reference (MAX_CSS_DEPTH deep); the capture nearest the page's time joins the slice, with its original when it
     is a revisit. `found.needs` records, per page, the URLs it references that the slice
     now holds (pages.jsonl lists them).
     """
@@ -244,9 +261,9 @@ def add_page_needs(index: ArchiveIndex, found: Slice) -> None:
     looked: dict[str, Capture | None] = {}
     read: dict[tuple[str, int], list[str]] = {}  # each record is read once
     added: list[Capture] = []
-    for page in [c for c in found.captures if _is_ok(c, *HTML_TYPES)]:
+    for page, source in _html_pages(found):
         needs = found.needs.setdefault(page.url, set())
-        queue, seen, depth = [page], set(), 0
+        queue, seen, depth = [source], set(), 0
         while queue and depth <= MAX_CSS_DEPTH:
             stylesheets = []
             for source in queue:
@@ -269,7 +286,7 @@ def add_page_needs(index: ArchiveIndex, found: Slice) -> None:
                         seen.add(at)
                         stylesheets.append(capture)
             queue, depth = stylesheets, depth + 1
-    _join(index, found, added)
+    add_captures(index, found, added)
 
 
 def _groups(spans: Sequence[Span], gap: int) -> Iterator[list[Span]]:

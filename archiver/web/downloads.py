@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from archiver.access import Slice, export_slice, find
 from archiver.access.records import warc_key
-from archiver.access.slices import add_page_needs, add_requisites
+from archiver.access.slices import add_captures, add_page_needs, add_requisites
 from archiver.access.wacz import WaczReport
 from archiver.index import ArchiveIndex, Capture
 from archiver.search import Hit, SearchQuery, SearchResults
@@ -169,7 +169,8 @@ def export_hits(archive: ArchiveIndex, hits: list[Hit], out: Path, title: str) -
     if not captures:
         raise ValueError("the archive index holds none of these captures: run `archiver reindex`")
     stamps = sorted(c.timestamp for c in captures)
-    chosen = Slice(site=title, since=stamps[0], until=stamps[-1], captures=captures)
+    chosen = Slice(site=title, since=stamps[0], until=stamps[-1])
+    add_captures(archive, chosen, captures)  # a revisit brings the original it replays from
     # What the pages need to replay as they were seen: their stylesheets, images and fonts.
     add_requisites(archive, chosen)
     add_page_needs(archive, chosen)
